@@ -1,0 +1,215 @@
+/**
+ * The library façade: `simulate` a scenario, `check` a trace, load scenarios, list rules and bugs.
+ * Operating errors (bad scenario, bad trace) come back as values with a location; only programmer
+ * errors throw (InvariantError, carrying seed and virtual time).
+ */
+import type { Chooser } from './sim/random.js';
+import { InvariantError } from './sim/assert.js';
+import type { Scenario } from './scenario/schema.js';
+import type { TraceSink } from './trace/tracer.js';
+import { TraceKind, PciRespCode, HandlerType } from './trace/events.js';
+import { World } from './model/world.js';
+import { Monitor, type MonitorMode } from './check/monitor.js';
+import type { RunReport } from './report/run-report.js';
+import type { Metrics, Percentiles } from './report/metrics.js';
+
+export { loadScenario, shippedScenarios, type LoadedScenario } from './scenario/files.js';
+export { parseScenario } from './scenario/loader.js';
+export { formatDiagnostic, type Diagnostic, type Result } from './scenario/diagnostics.js';
+export { scenarioSchema, type Scenario } from './scenario/schema.js';
+export { BUGS, BUG_NAMES, type BugVariant } from './scenario/bugs.js';
+export { RULES, RULE_IDS, type Rule } from './check/rules.js';
+export { checkJsonlFile, checkFtraceFile, type OfflineResult } from './check/offline.js';
+export { formatSummary } from './report/summary.js';
+export type { RunReport, Violation } from './report/run-report.js';
+export { InvariantError } from './sim/assert.js';
+
+export interface SimulateOptions {
+  /** Seed of every stream (default: the scenario's, else 1). */
+  seed?: number;
+  /** Stop at this virtual time (default: the scenario's `until_ns`, else run to completion). */
+  untilNs?: number;
+  maxEvents?: number;
+  /** Online checking (default: the scenario's `check`). */
+  check?: MonitorMode;
+  /** Known-bug variants switched on in addition to the scenario's. */
+  bugs?: readonly string[];
+  /** Trace writers and other sinks. */
+  sinks?: readonly TraceSink[];
+  /** Scheduling choices (replay, exploration); default: random from the seed. */
+  chooser?: Chooser;
+  recordChoices?: boolean;
+  /** How to name the scenario in the replay command (a path or shipped name). */
+  scenarioRef?: string;
+}
+
+export interface SimulateResult {
+  report: RunReport;
+  /** Recorded scheduling choices, when asked for. */
+  choices: number[] | undefined;
+  /** Set when an invariant broke: the run stopped there. */
+  invariant: InvariantError | undefined;
+  /** The run's histograms (mergeable across shards). */
+  metrics: Metrics;
+}
+
+/** Counts responses by code and per-handler latency from the trace (a cheap sink). */
+class ResponseStats implements TraceSink {
+  success = 0;
+  invalid = 0;
+  failure = 0;
+  other = 0;
+  auto = 0;
+  groups = 0;
+  creditStalls = 0;
+  dmaDone = 0;
+  dmaFailed = 0;
+  /** group id → (handler type, time formed). */
+  private readonly live = new Map<number, { h: number; t: number }>();
+  constructor(private readonly world: World) {}
+  onEvent(t: number, kind: number, _f0: number, _f1: number, _f2: number, f3: number, f4: number, f5: number): void {
+    switch (kind) {
+      case TraceKind.RESPONSE_SEND: {
+        if (f4 === PciRespCode.SUCCESS) this.success++;
+        else if (f4 === PciRespCode.INVALID) this.invalid++;
+        else if (f4 === PciRespCode.FAILURE) this.failure++;
+        else this.other++;
+        const g = this.live.get(f3);
+        if (g !== undefined) {
+          // SVA records its own 'sva_ns' (group formed → answered); iommufd's is measured here.
+          this.live.delete(f3);
+          if (g.h === HandlerType.IOMMUFD) this.world.metrics.record('iommufd_ns', t - g.t);
+        }
+        break;
+      }
+      case TraceKind.AUTO_RESPONSE:
+        this.auto++;
+        break;
+      case TraceKind.GROUP_FORM:
+        this.groups++;
+        this.live.set(f3, { h: HandlerType.SVA, t });
+        break;
+      case TraceKind.HANDLER_START: {
+        const g = this.live.get(f3);
+        if (g !== undefined) g.h = f4;
+        break;
+      }
+      case TraceKind.CREDIT_STALL:
+        this.creditStalls++;
+        break;
+      case TraceKind.DMA_DONE:
+        this.dmaDone++;
+        if (f4 !== 0) this.dmaFailed++;
+        break;
+      default:
+        break;
+    }
+  }
+}
+
+function pct(s: { count: number; p50: number; p99: number; max: number; mean: number }): Percentiles {
+  return { count: s.count, p50: s.p50, p99: s.p99, max: s.max, mean: Math.round(s.mean) };
+}
+
+/** The command that replays a run. */
+export function replayCommandLine(ref: string, seed: number, bugs: readonly string[], untilNs?: number): string {
+  const parts = ['iopf', 'run', ref === 'default' ? '' : ref, '--seed', String(seed)];
+  for (const b of bugs) parts.push('--bug', b);
+  if (untilNs !== undefined) parts.push('--until-ns', String(untilNs));
+  return parts.filter((p) => p !== '').join(' ');
+}
+
+/** Simulate a validated scenario. Deterministic: the same scenario and options give the same report. */
+export function simulate(scenario: Scenario, opts: SimulateOptions = {}): SimulateResult {
+  const seed = opts.seed ?? scenario.seed ?? 1;
+  const mode: MonitorMode = opts.check ?? scenario.check;
+  const queueCapacity = new Map<number, number>();
+  const fam = scenario.iommu.family;
+  queueCapacity.set(0, fam === 'vtd' ? 2 ** (scenario.iommu.vtd.prq_order + 7) : fam === 'smmuv3' ? 2 ** scenario.iommu.smmuv3.priq_entries_log2 : scenario.iommu.amd.ppr_log_entries);
+  const monitor = new Monitor({
+    mode,
+    queueCapacity,
+    overflowAutoResponse: new Map([[0, fam !== 'amd' || scenario.iommu.amd.overflow_autoresp]]),
+    deviceRequiresPasid: (dev) => scenario.devices[dev]?.pri.response_pasid_required,
+    creditAllocation: (dev) => scenario.devices[dev]?.pri.allocation,
+    flushContract: scenario.kernel === 'seed' ? 'seed' : 'workqueue',
+  });
+  const sinks: TraceSink[] = [];
+  if (mode !== 'off') sinks.push(monitor);
+  sinks.push(...(opts.sinks ?? []));
+  const world = new World(scenario, {
+    seed,
+    bugs: opts.bugs ?? [],
+    sinks,
+    ...(opts.chooser !== undefined ? { chooser: opts.chooser } : {}),
+    ...(opts.recordChoices !== undefined ? { recordChoices: opts.recordChoices } : {}),
+    ...(opts.maxEvents !== undefined ? { maxEvents: opts.maxEvents } : {}),
+  });
+  const stats = new ResponseStats(world);
+  world.tracer.addSink(stats);
+  const untilNs = opts.untilNs ?? scenario.until_ns;
+  let invariant: InvariantError | undefined;
+  let stopReason = 'drained';
+  try {
+    stopReason = world.run(untilNs).reason;
+  } catch (e) {
+    if (!(e instanceof InvariantError)) throw e;
+    invariant = e;
+    stopReason = 'invariant';
+  }
+  const sha = world.tracer.finish();
+  const bugs = [...world.bugs];
+  const violations = mode === 'off' ? [] : monitor.violations().map((v) => ({ rule: v.rule, time_ns: v.time_ns, detail: v.detail }));
+  if (invariant !== undefined) violations.unshift({ rule: 'INVARIANT', time_ns: invariant.timeNs ?? world.sim.now, detail: invariant.message });
+  const bal = monitor.balance();
+  const counts = world.tracer.counts;
+  const m = world.metrics;
+  const queue: Record<string, number> = {};
+  for (const [k, v] of Object.entries(world.iommu.stats())) queue[k] = v;
+  queue.wq_busy_max = world.queue.wq.busyHighWater;
+  queue.wq_pending_max = world.queue.wq.pendingHighWater;
+  const sent = counts[TraceKind.PAGE_REQUEST]!;
+  const dropped = bal.dropped + bal.lostByReset;
+  const outstanding = bal.outstanding + bal.inTransit;
+  const counters: Record<string, number> = {};
+  for (const [k, v] of m.counters) counters[k] = v;
+  counters.actions_failed = world.actionsFailed.length;
+  const lat = m.summary('group_latency_ns');
+  const report: RunReport = {
+    seed,
+    scenario: scenario.name,
+    kernel: scenario.kernel,
+    iommu: fam,
+    bugs,
+    events: world.sim.events,
+    virtual_time_ns: world.sim.now,
+    stop_reason: stopReason,
+    trace_sha256: sha,
+    page_requests: sent,
+    stop_markers: counts[TraceKind.STOP_MARKER]!,
+    groups: stats.groups,
+    responses: { success: stats.success, invalid: stats.invalid, failure: stats.failure, other: stats.other },
+    auto_responses: stats.auto,
+    dropped: counts[TraceKind.QUEUE_DROP]!,
+    violations,
+    violations_total: (mode === 'off' ? 0 : monitor.violationCount()) + (invariant ? 1 : 0),
+    rules_exercised: mode === 'off' ? [] : monitor.rulesExercised(),
+    latency_ns: { p50: lat.p50, p99: lat.p99, max: lat.max, count: lat.count, mean: lat.mean },
+    latency_by_handler_ns: { sva: pct(m.summary('sva_ns')), iommufd: pct(m.summary('iommufd_ns')) },
+    credit_stalls: stats.creditStalls,
+    credit_stall_ns: pct(m.summary('credit_stall_ns')),
+    dma: { accesses: world.workloads.reduce((s, w) => s + w.count, 0), completed: stats.dmaDone, failed: stats.dmaFailed },
+    queue,
+    conservation: {
+      sent,
+      answered: bal.answered,
+      auto_answered: bal.autoAnswered,
+      dropped,
+      outstanding,
+      unaccounted: mode === 'off' ? 0 : sent - (bal.answered + bal.autoAnswered + dropped + outstanding),
+    },
+    counters,
+    replay: replayCommandLine(opts.scenarioRef ?? scenario.name, seed, bugs.filter((b) => !scenario.bugs.includes(b)), untilNs),
+  };
+  return { report, choices: world.choices(), invariant, metrics: world.metrics };
+}

@@ -1,0 +1,126 @@
+#!/usr/bin/env node
+/**
+ * The `iopf` command: commander wiring only. Logic lives behind the library façade (src/api.ts).
+ * Exit codes: 0 clean, 1 a rule was violated or an invariant broke, 2 bad input or usage.
+ */
+import { Command, CommanderError, Option } from 'commander';
+import { runCommand, checkCommand, schemaCommand, listCommand, exploreCommand, replayCommand, sweepCommand, mergeCommand } from './commands.js';
+import { UsageError, EXIT } from './output.js';
+
+function parseIntOption(name: string) {
+  return (v: string): number => {
+    if (!/^(0x[0-9a-fA-F]+|\d+)$/.test(v)) throw new UsageError(`${name}: expected a non-negative integer, got "${v}"`);
+    const n = Number(v);
+    if (!Number.isSafeInteger(n)) throw new UsageError(`${name}: ${v} is too large`);
+    return n;
+  };
+}
+const collect = (v: string, prev: string[]): string[] => [...prev, v];
+
+export function buildProgram(): Command {
+  const program = new Command();
+  program
+    .name('iopf')
+    .description('Deterministic model of the Linux I/O page fault pipeline (PCIe PRI/PASID/ATS, VT-d/SMMUv3/AMD, io-pgfault, SVA, iommufd) and its protocol checker')
+    .option('--debug', 'print stack traces of internal errors')
+    .showHelpAfterError('(run with --help for usage)')
+    .exitOverride();
+
+  program
+    .command('run')
+    .description('simulate a scenario (the built-in default when no file is given) and print a summary')
+    .argument('[scenario]', 'scenario file (YAML or JSON), or the name of a shipped scenario')
+    .option('--seed <n>', 'seed of every random stream', parseIntOption('--seed'))
+    .option('--json', 'print one JSON document instead of the summary')
+    .option('--trace <file.jsonl>', 'write the canonical JSONL trace')
+    .option('--ftrace <file>', 'write the run as Linux ftrace text (intel_iommu:prq_report / qi_submit)')
+    .option('--perfetto <file.json>', 'write Chrome Trace Event JSON for the Perfetto UI')
+    .option('--until-ns <n>', 'stop at this virtual time', parseIntOption('--until-ns'))
+    .addOption(new Option('--check <mode>', 'online checking').choices(['off', 'cheap', 'full']))
+    .option('--bug <name>', 'switch on a known-bug variant (repeatable; see `iopf list bugs`)', collect, [])
+    .option('--record-choices <file.json>', 'record every scheduling choice, for `iopf replay`')
+    .option('--max-events <n>', 'stop after this many events', parseIntOption('--max-events'))
+    .action(runCommand);
+
+  program
+    .command('check')
+    .description('check a trace file (iopf JSONL, or Linux ftrace text) against the rules')
+    .argument('<trace>', 'trace file; .jsonl is read as iopf JSONL, anything else as ftrace text')
+    .addOption(new Option('--format <fmt>', 'input format').choices(['auto', 'jsonl', 'ftrace']).default('auto'))
+    .option('--device <rid:pasid-required>', 'ftrace: a device hint like 00:02.0:1 or 0x10:0 (repeatable)', collect, [])
+    .option('--json', 'print one JSON document')
+    .action(checkCommand);
+
+  program
+    .command('explore')
+    .description('search schedules of a scenario for rule violations (random seeds, or exhaustive same-time orderings)')
+    .argument('[scenario]', 'scenario file or shipped name')
+    .option('--runs <n>', 'how many schedules to try', parseIntOption('--runs'), 100)
+    .option('--seed <n>', 'first seed', parseIntOption('--seed'), 1)
+    .addOption(new Option('--mode <mode>', 'random seeds, or depth-first over same-time choices').choices(['random', 'exhaustive']).default('random'))
+    .option('--bug <name>', 'switch on a known-bug variant (repeatable)', collect, [])
+    .option('--json', 'print one JSON document')
+    .action(exploreCommand);
+
+  program
+    .command('replay')
+    .description('replay a run from a recorded choice list (from `run --record-choices` or `explore`)')
+    .argument('<choices.json>', 'recorded choices')
+    .option('--json', 'print one JSON document')
+    .option('--trace <file.jsonl>', 'write the canonical JSONL trace')
+    .action(replayCommand);
+
+  program
+    .command('sweep')
+    .description('run a scenario over many seeds (optionally one shard of them) and write mergeable results')
+    .argument('[scenario]', 'scenario file or shipped name')
+    .option('--seeds <a..b>', 'seed range, inclusive', '1..10')
+    .option('--shard <i/N>', 'run only shard i of N (0-based)')
+    .option('--out <file.json>', 'write the shard result here')
+    .option('--json', 'print one JSON document')
+    .action(sweepCommand);
+
+  program
+    .command('merge')
+    .description('merge sweep shard results (histograms merge exactly)')
+    .argument('<files...>', 'shard result files')
+    .option('--json', 'print one JSON document')
+    .action(mergeCommand);
+
+  program.command('schema').description('print the JSON Schema of scenario files').action(schemaCommand);
+
+  program
+    .command('list')
+    .description('list rules, bugs or shipped scenarios')
+    .argument('<what>', 'rules | bugs | scenarios')
+    .option('--json', 'print JSON')
+    .action(listCommand);
+
+  return program;
+}
+
+async function main(argv: string[]): Promise<number> {
+  const program = buildProgram();
+  const debug = argv.includes('--debug');
+  try {
+    await program.parseAsync(argv);
+    return process.exitCode === undefined ? EXIT.CLEAN : Number(process.exitCode);
+  } catch (e) {
+    if (e instanceof CommanderError) {
+      if (e.code === 'commander.helpDisplayed' || e.code === 'commander.version' || e.code === 'commander.help') return EXIT.CLEAN;
+      return EXIT.BAD_INPUT; // commander already printed the message
+    }
+    if (e instanceof UsageError) {
+      process.stderr.write(`iopf: ${e.message}\n`);
+      return EXIT.BAD_INPUT;
+    }
+    const err = e as Error;
+    process.stderr.write(`iopf: internal error: ${err.message}\n`);
+    if (debug && err.stack !== undefined) process.stderr.write(`${err.stack}\n`);
+    else process.stderr.write('iopf: (run again with --debug for the stack trace)\n');
+    return EXIT.VIOLATION;
+  }
+}
+
+const code = await main(process.argv);
+process.exitCode = code;

@@ -1,0 +1,285 @@
+/**
+ * SVA bind/unbind and the SVA iopf handler, after drivers/iommu/iommu-sva.c (reference
+ * linux-iopf §7): one PASID per mm shared by every device bound to it; one SVA domain per mm
+ * (holding mmgrab) shared by the devices; the domain's iopf handler queues the group on the fault
+ * queue's workqueue, and the work resolves the faults in order against the mm captured in the
+ * attach handle at report time, stopping at the first that is not SUCCESS.
+ */
+import type { AddressSpace } from '../../mm/address-space.js';
+import type { IopfCore } from '../../iopf/core.js';
+import type { AttachHandle, GroupWork, IopfDomain, IopfGroup } from '../../iopf/group.js';
+import type { FaultRecord } from '../../iopf/types.js';
+import { FaultFlag, RespCode } from '../../iopf/types.js';
+import type { ModelEnv } from '../../model/env.js';
+import { assert } from '../../sim/assert.js';
+import { err, type KResult } from '../../sim/errno.js';
+import { Latency } from '../../sim/latency.js';
+import type { Rng } from '../../sim/random.js';
+import type { Continuation } from '../../sim/sync.js';
+import { HandlerType, TraceKind } from '../../trace/events.js';
+import { resolveFaultDetailed, type ResolveResult } from './resolve.js';
+import type { SvaMmPasids } from './pasid-allocator.js';
+
+export interface SvaDeps {
+  readonly core: IopfCore;
+  readonly pasids: SvaMmPasids;
+  /** dev->iommu->max_pasids (1 << PASID width, capped by the IOMMU). */
+  maxPasids(dev: number): number;
+  /**
+   * The driver's teardown of a PASID on a device (VT-d intel_drain_pasid_prq, which ends with
+   * the iopf flush): completes via `cont` (b = result). Usually `frontend.drainPasid`.
+   */
+  drain(dev: number, pasid: number, cont: Continuation): void;
+  /** Observer (tests, checker glue): a fault of `group` was resolved against `mm`. */
+  onResolve?: ((group: IopfGroup, fault: FaultRecord, mm: AddressSpace | null, r: ResolveResult) => void) | undefined;
+}
+
+/** The SVA domain of an mm (iommu_sva_domain_alloc: holds an mm_count reference). */
+export class SvaDomain implements IopfDomain {
+  readonly type = 'sva';
+  /** Devices attached (the domain is freed when the last one goes). */
+  users = 0;
+  readonly iopfHandler: (group: IopfGroup) => KResult;
+  constructor(
+    readonly id: number,
+    readonly mm: AddressSpace,
+    sva: Sva,
+  ) {
+    this.iopfHandler = (group) => sva.handleIopf(group);
+  }
+}
+
+interface Bond {
+  readonly dev: number;
+  readonly mm: AddressSpace;
+  readonly pasid: number;
+  readonly domain: SvaDomain;
+  readonly handle: AttachHandle;
+  refs: number;
+  /** Last unbind in progress (drain running). */
+  dying: boolean;
+}
+
+interface UnbindOp {
+  bond: Bond;
+  cont: Continuation;
+}
+
+export type BindResult = { pasid: number } | KResult;
+
+export class Sva implements GroupWork {
+  private readonly bonds = new Map<AddressSpace, Map<number, Bond>>();
+  private readonly domains = new Map<AddressSpace, SvaDomain>();
+  private readonly freeHooked = new Set<AddressSpace>();
+  private nextDomainId = 1;
+  private nextHandleId = 1;
+  private readonly rng: Rng;
+  private readonly slowNs: Latency;
+  private readonly kStep: number;
+  private readonly kUnbindDrained: number;
+
+  constructor(
+    private readonly env: ModelEnv,
+    private readonly deps: SvaDeps,
+  ) {
+    this.rng = env.stream('sva');
+    this.slowNs = new Latency(env.scenario.faults.slow_handler_ns);
+    this.kStep = env.sim.registerKind('sva:fault-step', (_a, _b, p) => {
+      this.step(p as IopfGroup);
+    });
+    this.kUnbindDrained = env.sim.registerKind('sva:unbind-drained', (_a, b, p) => {
+      this.unbindDrained(p as UnbindOp, b);
+    });
+  }
+
+  // ---- bind / unbind ---------------------------------------------------------------------------
+
+  /**
+   * iommu_sva_bind_device(dev, mm): the mm's PASID. Same device and mm again takes a reference.
+   * -EOVERFLOW: the mm's PASID does not fit the device; -ENOSPC: allocator exhausted; -EBUSY: the
+   * PASID is still attached on the device (a last unbind of this pair is in progress); -EINVAL:
+   * the mm is exiting (the kernel binds current->mm, which cannot be).
+   */
+  bind(dev: number, mm: AddressSpace): BindResult {
+    const tr = this.env.tracer;
+    const existing = this.bonds.get(mm)?.get(dev);
+    if (existing !== undefined) {
+      if (existing.dying) return this.bindFailed(dev, mm, err('EBUSY'));
+      existing.refs++;
+      tr.emit(TraceKind.BIND, dev, existing.pasid, -1, mm.id, 0, 0);
+      return { pasid: existing.pasid };
+    }
+    if (mm.isExiting) return this.bindFailed(dev, mm, err('EINVAL'));
+    const pasid = this.deps.pasids.assign(mm, this.deps.maxPasids(dev));
+    if (pasid < 0) return this.bindFailed(dev, mm, pasid as KResult);
+    if (!this.freeHooked.has(mm)) {
+      // Registered after SvaMmPasids' own listener, so the PASID is back in the allocator first.
+      this.freeHooked.add(mm);
+      mm.onFree(() => {
+        this.freeHooked.delete(mm);
+        this.env.tracer.emit(TraceKind.PASID_FREE, -1, pasid, -1, mm.id, 0, 0);
+      });
+    }
+    let domain = this.domains.get(mm);
+    if (domain === undefined) {
+      domain = new SvaDomain(this.nextDomainId++, mm, this);
+      mm.grab();
+      this.domains.set(mm, domain);
+    }
+    domain.users++;
+    const handle: AttachHandle = { id: this.nextHandleId++, domain, mm, devId: dev };
+    const rc = this.deps.core.attach(dev, pasid, handle);
+    if (rc !== 0) {
+      this.putDomain(domain);
+      return this.bindFailed(dev, mm, rc);
+    }
+    let perMm = this.bonds.get(mm);
+    if (perMm === undefined) {
+      perMm = new Map();
+      this.bonds.set(mm, perMm);
+    }
+    perMm.set(dev, { dev, mm, pasid, domain, handle, refs: 1, dying: false });
+    tr.emit(TraceKind.BIND, dev, pasid, -1, mm.id, 0, 0);
+    return { pasid };
+  }
+
+  private bindFailed(dev: number, mm: AddressSpace, rc: KResult): KResult {
+    this.env.tracer.emit(TraceKind.BIND, dev, -1, -1, mm.id, rc, 0);
+    return rc;
+  }
+
+  /**
+   * iommu_sva_unbind_device(): drops a reference; the last one tears the attachment down in steps:
+   * the driver drains the PASID (and flushes the fault queue) while the handle is still attached —
+   * iommu_detach_device_pasid() removes the PASID from the driver before erasing the handle —,
+   * then the handle is detached, the domain loses a user (freed with the last, dropping its mm
+   * reference: the mm may be freed, returning its PASID: PASID_FREE), UNBIND. Completes via
+   * `cont` (b = 0, or -EINVAL if the pair is not bound).
+   */
+  unbind(dev: number, mm: AddressSpace, cont: Continuation): void {
+    const bond = this.bonds.get(mm)?.get(dev);
+    if (bond === undefined || bond.dying) {
+      this.complete(cont, err('EINVAL'));
+      return;
+    }
+    if (--bond.refs > 0) {
+      this.complete(cont, 0);
+      return;
+    }
+    bond.dying = true;
+    const op: UnbindOp = { bond, cont };
+    this.deps.drain(dev, bond.pasid, { kind: this.kUnbindDrained, a: 0, b: 0, payload: op });
+  }
+
+  private unbindDrained(op: UnbindOp, _drainResult: number): void {
+    const b = op.bond;
+    const h = this.deps.core.detach(b.dev, b.pasid);
+    assert(h === b.handle, 'unbind: another handle on the PASID');
+    const perMm = this.bonds.get(b.mm)!;
+    perMm.delete(b.dev);
+    if (perMm.size === 0) this.bonds.delete(b.mm);
+    this.env.tracer.emit(TraceKind.UNBIND, b.dev, b.pasid, -1, b.mm.id, 0, 0);
+    this.putDomain(b.domain);
+    this.complete(op.cont, 0);
+  }
+
+  private putDomain(d: SvaDomain): void {
+    assert(d.users > 0, 'SVA domain user count underflow');
+    if (--d.users === 0) {
+      this.domains.delete(d.mm);
+      d.mm.drop();
+    }
+  }
+
+  /** Process exit (exit_mm): MM_EXIT, the owner's user reference goes. */
+  mmExit(mm: AddressSpace): void {
+    this.env.tracer.emit(TraceKind.MM_EXIT, -1, -1, -1, mm.id, 0, 0);
+    mm.exit();
+  }
+
+  isBound(dev: number, mm: AddressSpace): boolean {
+    const b = this.bonds.get(mm)?.get(dev);
+    return b !== undefined && !b.dying;
+  }
+
+  domainOf(mm: AddressSpace): SvaDomain | undefined {
+    return this.domains.get(mm);
+  }
+
+  // ---- the iopf handler ------------------------------------------------------------------------
+
+  /** iommu_sva_iopf_handler(): queue the group's work; -EBUSY if it is already queued. */
+  handleIopf(group: IopfGroup): KResult {
+    group.work = this;
+    return group.param.queue.wq.queueWork(group) ? 0 : err('EBUSY');
+  }
+
+  /** The work function (iommu_sva_handle_iopf), on a workqueue worker. */
+  runGroup(group: IopfGroup, worker: number): void {
+    group.worker = worker;
+    group.cursor = 0;
+    group.code = RespCode.SUCCESS;
+    const f = group.lastFault;
+    const mm = group.handle.mm;
+    this.env.tracer.emit(
+      TraceKind.HANDLER_START,
+      group.dev,
+      (f.flags & FaultFlag.PASID_VALID) !== 0 ? f.pasid : -1,
+      f.grpid,
+      group.id,
+      HandlerType.SVA,
+      mm === null ? -1 : mm.id,
+    );
+    if (this.env.faultSite(this.env.scenario.faults.slow_handler)) {
+      this.env.sim.after(this.slowNs.sample(this.rng), this.kStep, 0, 0, group);
+      return;
+    }
+    this.step(group);
+  }
+
+  /** Resolve the next fault, then wait its latency; or finish. */
+  private step(group: IopfGroup): void {
+    if (group.cursor < group.faults.length && group.code === RespCode.SUCCESS) {
+      const fault = group.faults[group.cursor++]!;
+      const mm = group.handle.mm;
+      let r: ResolveResult;
+      if (this.env.faultSite(this.env.scenario.faults.mm_fault_error)) {
+        // handle_mm_fault() returned VM_FAULT_ERROR (fault site): INVALID, the mm is untouched.
+        r = { code: RespCode.INVALID, major: false, reason: 'fault-error' };
+      } else r = resolveFaultDetailed(mm ?? undefined, fault);
+      this.deps.onResolve?.(group, fault, mm, r);
+      group.code = r.code;
+      const lat = r.major ? this.env.latency.major_fault_ns : this.env.latency.minor_fault_ns;
+      this.env.sim.after(lat.sample(this.rng), this.kStep, 0, 0, group);
+      return;
+    }
+    this.finish(group);
+  }
+
+  private finish(group: IopfGroup): void {
+    const core = this.deps.core;
+    const wq = group.param.queue.wq;
+    const worker = group.worker;
+    const code = group.code;
+    core.groupResponse(group, code);
+    const f = group.lastFault;
+    this.env.tracer.emit(
+      TraceKind.HANDLER_END,
+      group.dev,
+      (f.flags & FaultFlag.PASID_VALID) !== 0 ? f.pasid : -1,
+      f.grpid,
+      group.id,
+      code,
+      0,
+    );
+    const dt = this.env.sim.now - group.formedAt;
+    this.env.metrics.record('handler_ns', dt);
+    this.env.metrics.record('sva_ns', dt);
+    core.freeGroup(group);
+    wq.done(worker);
+  }
+
+  private complete(cont: Continuation, rc: number): void {
+    this.env.sim.after(0, cont.kind, cont.a, rc, cont.payload);
+  }
+}

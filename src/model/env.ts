@@ -1,0 +1,32 @@
+/**
+ * The model environment every layer is built with: the engine, the trace bus, the scenario, the
+ * compiled stage latencies, seeded streams, the named fault sites and the known-bug switches.
+ */
+import type { Sim } from '../sim/engine.js';
+import { Latency } from '../sim/latency.js';
+import type { Rng } from '../sim/random.js';
+import type { Tracer } from '../trace/tracer.js';
+import type { LatencyConfig, Ratio, Scenario } from '../scenario/schema.js';
+import type { Metrics } from '../report/metrics.js';
+
+export type StageLatencies = { readonly [K in keyof LatencyConfig]: Latency };
+
+export function compileLatencies(cfg: LatencyConfig): StageLatencies {
+  const out: Partial<Record<keyof LatencyConfig, Latency>> = {};
+  for (const k of Object.keys(cfg) as (keyof LatencyConfig)[]) out[k] = new Latency(cfg[k]);
+  return out as StageLatencies;
+}
+
+export interface ModelEnv {
+  readonly sim: Sim;
+  readonly tracer: Tracer;
+  readonly scenario: Scenario;
+  readonly latency: StageLatencies;
+  readonly metrics: Metrics;
+  /** Known-bug variants switched on. */
+  readonly bugs: ReadonlySet<string>;
+  /** A seeded stream for a component (fork by a stable name). */
+  stream(name: string): Rng;
+  /** Whether a named fault site fires now (drawn from the scheduler's Chooser, so replays see it). */
+  faultSite(p: Ratio): boolean;
+}

@@ -1,0 +1,62 @@
+/**
+ * The terminal summary of a run: what a driver developer or an architect wants at a glance —
+ * traffic, responses by code, hardware auto-responses and drops, latency percentiles, credit
+ * stalls, queue high-water marks, the conservation balance, and any rule violated.
+ */
+import type { RunReport } from './run-report.js';
+import type { Percentiles } from './metrics.js';
+
+function ns(v: number): string {
+  if (v >= 1e9) return `${(v / 1e9).toFixed(3)} s`;
+  if (v >= 1e6) return `${(v / 1e6).toFixed(3)} ms`;
+  if (v >= 1e3) return `${(v / 1e3).toFixed(2)} µs`;
+  return `${v} ns`;
+}
+
+function pct(p: Percentiles): string {
+  return p.count === 0 ? '—' : `p50 ${ns(p.p50)}  p99 ${ns(p.p99)}  max ${ns(p.max)}  (n=${p.count})`;
+}
+
+const n = (v: number): string => v.toLocaleString('en-US');
+
+export function formatSummary(r: RunReport): string {
+  const lines: string[] = [];
+  const row = (k: string, v: string): void => {
+    lines.push(`  ${k.padEnd(24)} ${v}`);
+  };
+  lines.push(`iopf run — scenario "${r.scenario}" (kernel ${r.kernel}, ${r.iommu}), seed ${r.seed}${r.bugs.length ? `, bugs: ${r.bugs.join(', ')}` : ''}`);
+  row('virtual time', `${ns(r.virtual_time_ns)} (${r.stop_reason})`);
+  row('events', n(r.events));
+  row('trace sha256', r.trace_sha256);
+  lines.push('traffic');
+  row('DMA accesses', `${n(r.dma.accesses)} (${n(r.dma.completed)} completed, ${n(r.dma.failed)} failed)`);
+  row('page requests', `${n(r.page_requests)} in ${n(r.groups)} groups reaching the core, ${n(r.stop_markers)} stop markers`);
+  row('responses', `success ${n(r.responses.success)}, invalid ${n(r.responses.invalid)}, failure ${n(r.responses.failure)}${r.responses.other ? `, other ${n(r.responses.other)}` : ''}`);
+  row('auto-responses', n(r.auto_responses));
+  row('dropped', n(r.dropped));
+  row('credit stalls', `${n(r.credit_stalls)}  ${pct(r.credit_stall_ns)}`);
+  lines.push('latency (request sent → response at the device)');
+  row('all groups', pct(r.latency_ns));
+  row('SVA handler', pct(r.latency_by_handler_ns.sva));
+  row('iommufd handler', pct(r.latency_by_handler_ns.iommufd));
+  if (Object.keys(r.queue).length > 0) {
+    lines.push('queues');
+    for (const [k, v] of Object.entries(r.queue)) row(k, n(v));
+  }
+  const c = r.conservation;
+  lines.push('conservation (HOST.CONSERVATION)');
+  row(
+    'balance',
+    `sent ${n(c.sent)} = answered ${n(c.answered)} + auto ${n(c.auto_answered)} + dropped ${n(c.dropped)} + outstanding ${n(c.outstanding)}` +
+      (c.unaccounted === 0 ? '  ✓' : `  ✗ unaccounted ${n(c.unaccounted)}`),
+  );
+  lines.push(`rules exercised: ${r.rules_exercised.length}`);
+  if (r.violations_total === 0) lines.push('violations: none');
+  else {
+    lines.push(`violations: ${n(r.violations_total)}`);
+    for (const v of r.violations.slice(0, 10)) lines.push(`  ${v.rule} at ${ns(v.time_ns)}: ${v.detail}`);
+    if (r.violations_total > 10) lines.push(`  … ${n(r.violations_total - 10)} more (see --json)`);
+    lines.push(`replay: ${r.replay}`);
+  }
+  return lines.join('\n');
+}

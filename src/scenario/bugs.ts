@@ -1,0 +1,76 @@
+/**
+ * Known-bug variants: historic or current kernel behaviours that break a rule, switchable per run
+ * (`--bug NAME` or `bugs:` in a scenario). Each must be caught by the checker on its scenario; a
+ * variant the checker misses is a hole in the checker (the canary test asserts this).
+ */
+export interface BugVariant {
+  name: string;
+  summary: string;
+  /** Where the behaviour comes from. */
+  source: string;
+  /** Shipped scenario (path relative to the package root) on which `--seed 1 --bug NAME` exits 1. */
+  scenario: string;
+  /** The rule the checker reports. */
+  rule: string;
+}
+
+export const BUGS: readonly BugVariant[] = [
+  {
+    name: 'vtd-response-pasid-always',
+    summary: 'VT-d page group response carries a PASID whenever the request had one, ignoring the PRG Response PASID Required bit',
+    source: 'seed thread (intel_svm_prq_report); mainline intel_iommu_page_response as read in 2026 (reference linux-iopf §8)',
+    scenario: 'default',
+    rule: 'HOST.RESP.PASID_IFF_REQUIRED',
+  },
+  {
+    name: 'flush-ignores-pasid',
+    summary: 'iopf_queue_flush_dev() only waits for the workqueue: partial and pending faults of the PASID survive it',
+    source: 'pre-seed io-pgfault.c (reference linux-iopf §5)',
+    scenario: 'scenarios/flush-pasid-reuse.yaml',
+    rule: 'CORE.FLUSH.NOTHING_PENDING',
+  },
+  {
+    name: 'flush-partial-stops-early',
+    summary: "the seed's flush stops its partial-list walk at the first fault of another PASID",
+    source: 'seed patch v4 09/10 (reference linux-iopf §5)',
+    scenario: 'scenarios/flush-partial-interleaved.yaml',
+    rule: 'CORE.FLUSH.NOTHING_PENDING',
+  },
+  {
+    name: 'no-pending-warning-response',
+    summary: 'a response for a group already answered by a flush is an error ("no pending PRQ, drop response", -EINVAL)',
+    source: 'v6.7 iommu_page_response (reference linux-iopf §4, §5)',
+    scenario: 'scenarios/iommufd-after-flush.yaml',
+    rule: 'CORE.RESP.LATE_IS_NOT_ERROR',
+  },
+  {
+    name: 'error-response-per-request',
+    summary: 'the report path answers INVALID for every request of a PASID without handler, not once per group',
+    source: 'mainline iommu_report_device_fault (reference linux-iopf §3 step 2, observation a)',
+    scenario: 'scenarios/no-handler-pasid.yaml',
+    rule: 'HOST.RESP.ONE_PER_GROUP',
+  },
+  {
+    name: 'iommufd-write-count',
+    summary: 'iommufd fault write() returns a positive count after a failed copy from user space',
+    source: 'iommufd eventq.c before the 2026 fix (Fixes: 07838f7fd529) (reference linux-iopf §9)',
+    scenario: 'scenarios/iommufd-bad-vmm.yaml',
+    rule: 'IOMMUFD.WRITE.ERROR_RETURNED',
+  },
+  {
+    name: 'iommufd-accepts-failure',
+    summary: 'user space may answer FAILURE, which disables PRI for the whole function',
+    source: 'early iommufd fault uAPI (reference linux-iopf §9)',
+    scenario: 'scenarios/iommufd-bad-vmm.yaml',
+    rule: 'IOMMUFD.RESP.NO_FAILURE',
+  },
+  {
+    name: 'remove-frees-live-group',
+    summary: 'iopf_queue_remove_device() frees a group a handler still holds',
+    source: 'io-pgfault.c remove path (reference linux-iopf §6)',
+    scenario: 'scenarios/remove-while-handling.yaml',
+    rule: 'CORE.REMOVE.NO_LIVE_GROUP',
+  },
+];
+
+export const BUG_NAMES: readonly string[] = BUGS.map((b) => b.name);

@@ -1,0 +1,182 @@
+/**
+ * Scenario loading: YAML or JSON text → validated Scenario, or diagnostics that point at
+ * file:line:col and the field path. Structural checks are zod's; cross-references and hardware
+ * impossibilities are checked here, located the same way.
+ */
+import { isMap, isScalar, LineCounter, parseDocument, type Document, type Node as YamlNode } from 'yaml';
+import type { z } from 'zod';
+import { formatPath, type Diagnostic, type Result } from './diagnostics.js';
+import { scenarioSchema, type Scenario } from './schema.js';
+import { BUG_NAMES } from './bugs.js';
+
+interface Located {
+  doc: Document.Parsed;
+  lines: LineCounter;
+  file: string;
+}
+
+function position(loc: Located, offset: number): { line: number; col: number } {
+  const p = loc.lines.linePos(offset);
+  return { line: p.line, col: p.col };
+}
+
+/** The deepest node on `path` that exists, and whether it is the node itself. */
+function nodeAt(loc: Located, path: readonly PropertyKey[]): YamlNode | undefined {
+  let node: unknown = loc.doc.contents;
+  for (const key of path) {
+    if (node === null || typeof node !== 'object' || !('get' in node)) break;
+    const next = (node as { get(k: unknown, keep: true): unknown }).get(key, true);
+    if (next === undefined) break;
+    node = next;
+  }
+  return node as YamlNode | undefined;
+}
+
+function keyNode(loc: Located, path: readonly PropertyKey[], key: string): YamlNode | undefined {
+  const parent = nodeAt(loc, path);
+  if (parent === undefined || !isMap(parent)) return undefined;
+  for (const pair of parent.items) {
+    if (isScalar(pair.key) && pair.key.value === key) return pair.key;
+  }
+  return undefined;
+}
+
+function locate(loc: Located, path: readonly PropertyKey[], message: string, unknownKey?: string): Diagnostic {
+  const node = unknownKey !== undefined ? keyNode(loc, path, unknownKey) : nodeAt(loc, path);
+  const range = node?.range;
+  const { line, col } = range ? position(loc, range[0]) : { line: 1, col: 1 };
+  const full = unknownKey !== undefined ? [...path, unknownKey] : path;
+  return { file: loc.file, line, col, path: formatPath(full), message };
+}
+
+function describeInput(v: unknown): string {
+  if (v === undefined) return 'nothing';
+  if (typeof v === 'string') return `"${v}"`;
+  if (typeof v === 'object') return v === null ? 'null' : Array.isArray(v) ? 'a list' : 'a mapping';
+  return String(v as number | boolean);
+}
+
+function zodToDiagnostics(loc: Located, error: z.ZodError): Diagnostic[] {
+  const out: Diagnostic[] = [];
+  for (const issue of error.issues) {
+    const path = issue.path as PropertyKey[];
+    if (issue.code === 'unrecognized_keys') {
+      for (const k of issue.keys) out.push(locate(loc, path, `unknown key "${k}"`, k));
+      continue;
+    }
+    let message = issue.message;
+    if (issue.code === 'invalid_type') {
+      const node = nodeAt(loc, path);
+      const got = node && isScalar(node) ? describeInput(node.value) : issue.input === undefined ? 'nothing' : describeInput(issue.input);
+      if (!message.includes(', got')) message = `expected ${issue.expected}, got ${got}`;
+      if (got === 'nothing') message = `required field is missing (expected ${issue.expected})`;
+    } else if (issue.code === 'invalid_union' && 'input' in issue) {
+      message = `${message}: got ${describeInput(issue.input)}`;
+    } else if (issue.code === 'invalid_value') {
+      message = `expected one of ${issue.values.map((v) => JSON.stringify(v)).join(', ')}, got ${describeInput(issue.input)}`;
+    }
+    out.push(locate(loc, path, message));
+  }
+  return out;
+}
+
+/** Cross-references and hardware impossibilities zod cannot see. */
+function semanticChecks(loc: Located, s: Scenario): Diagnostic[] {
+  const out: Diagnostic[] = [];
+  const err = (path: PropertyKey[], msg: string): void => {
+    out.push(locate(loc, path, msg));
+  };
+  const devices = new Map(s.devices.map((d, i) => [d.name, i]));
+  const processes = new Map(s.processes.map((p, i) => [p.name, i]));
+  const faults = new Set(s.iommufd.faults.map((f) => f.name));
+  const seen = new Set<string>();
+  s.devices.forEach((d, i) => {
+    if (seen.has(d.name)) err(['devices', i, 'name'], `duplicate device name "${d.name}"`);
+    seen.add(d.name);
+  });
+  const rids = new Set<number>();
+  s.devices.forEach((d, i) => {
+    if (rids.has(d.rid)) err(['devices', i, 'rid'], `duplicate requester ID 0x${d.rid.toString(16)}`);
+    rids.add(d.rid);
+  });
+  seen.clear();
+  s.processes.forEach((p, i) => {
+    if (seen.has(p.name)) err(['processes', i, 'name'], `duplicate process name "${p.name}"`);
+    seen.add(p.name);
+    p.vmas.forEach((v, j) => {
+      if (v.start % 4096 !== 0) err(['processes', i, 'vmas', j, 'start'], 'expected a page-aligned (4 KiB) address');
+      if (v.size === 0 || v.size % 4096 !== 0) err(['processes', i, 'vmas', j, 'size'], 'expected a positive multiple of 4 KiB');
+      if (v.start + v.size > 2 ** 52) err(['processes', i, 'vmas', j, 'size'], 'VMA ends beyond 2^52 (the model keeps addresses exact)');
+      if (v.size / 4096 > 1 << 24) err(['processes', i, 'vmas', j, 'size'], 'VMA larger than 2^24 pages (64 GiB): too large for the model');
+    });
+  });
+  const devRef = (path: PropertyKey[], name: string): void => {
+    if (!devices.has(name)) err(path, `unknown device "${name}" (devices: ${[...devices.keys()].join(', ')})`);
+  };
+  const procRef = (path: PropertyKey[], name: string): void => {
+    if (!processes.has(name)) err(path, `unknown process "${name}" (processes: ${[...processes.keys()].join(', ') || 'none'})`);
+  };
+  s.binds.forEach((b, i) => {
+    devRef(['binds', i, 'device'], b.device);
+    procRef(['binds', i, 'process'], b.process);
+  });
+  s.workloads.forEach((w, i) => {
+    devRef(['workloads', i, 'device'], w.device);
+    procRef(['workloads', i, 'process'], w.process);
+    const p = s.processes[processes.get(w.process) ?? -1];
+    if (p !== undefined && w.vma >= p.vmas.length) err(['workloads', i, 'vma'], `process "${w.process}" has ${p.vmas.length} VMAs`);
+    const d = s.devices[devices.get(w.device) ?? -1];
+    if (d !== undefined) {
+      if (w.access.exec.num > 0 && !d.pasid.exec_enabled)
+        err(['workloads', i, 'access', 'exec'], `device "${d.name}" has PASID Execute Permission disabled: it cannot request execute`);
+      if (w.access.priv.num > 0 && !d.pasid.priv_enabled)
+        err(['workloads', i, 'access', 'priv'], `device "${d.name}" has PASID Privileged Mode disabled`);
+      if (!w.with_pasid && (w.access.exec.num > 0 || w.access.priv.num > 0))
+        err(['workloads', i, 'with_pasid'], 'Execute and Privileged are only carried with a PASID (PCIe §10.4.1)');
+      if (w.prg_pages > d.pri.allocation)
+        err(['workloads', i, 'prg_pages'], `a group of ${w.prg_pages} requests can never fit in pri.allocation ${d.pri.allocation}`);
+    }
+  });
+  s.actions.forEach((a, i) => {
+    if ('device' in a) devRef(['actions', i, 'device'], a.device);
+    if ('process' in a) procRef(['actions', i, 'process'], a.process);
+    if ('fault' in a && !faults.has(a.fault)) err(['actions', i, 'fault'], `unknown iommufd fault object "${a.fault}"`);
+  });
+  s.iommufd.attach.forEach((a, i) => {
+    devRef(['iommufd', 'attach', i, 'device'], a.device);
+    procRef(['iommufd', 'attach', i, 'process'], a.process);
+    if (a.fault !== undefined && !faults.has(a.fault)) err(['iommufd', 'attach', i, 'fault'], `unknown iommufd fault object "${a.fault}"`);
+  });
+  s.bugs.forEach((b, i) => {
+    if (!BUG_NAMES.includes(b)) err(['bugs', i], `unknown bug variant "${b}" (known: ${BUG_NAMES.join(', ')})`);
+  });
+  const ppr = s.iommu.amd.ppr_log_entries;
+  if ((ppr & (ppr - 1)) !== 0) err(['iommu', 'amd', 'ppr_log_entries'], `expected a power of two, got ${ppr}`);
+  return out;
+}
+
+/** Parse and validate scenario text. `file` is only used in diagnostics. */
+export function parseScenario(text: string, file: string): Result<Scenario> {
+  const lines = new LineCounter();
+  const doc = parseDocument(text, { lineCounter: lines, prettyErrors: false, uniqueKeys: true });
+  const loc: Located = { doc, lines, file };
+  if (doc.errors.length > 0) {
+    return {
+      ok: false,
+      errors: doc.errors.map((e) => {
+        const { line, col } = position(loc, e.pos[0]);
+        const first = e.message.split('\n')[0] ?? e.message;
+        return { file, line, col, path: '', message: `syntax error: ${first.replace(/ at line \d+, column \d+:?$/, '')}` };
+      }),
+    };
+  }
+  const data: unknown = doc.toJS({ maxAliasCount: 100 });
+  if (data === null || typeof data !== 'object' || Array.isArray(data)) {
+    return { ok: false, errors: [{ file, line: 1, col: 1, path: '', message: 'expected a mapping at the top level' }] };
+  }
+  const parsed = scenarioSchema.safeParse(data);
+  if (!parsed.success) return { ok: false, errors: zodToDiagnostics(loc, parsed.error) };
+  const semantic = semanticChecks(loc, parsed.data);
+  if (semantic.length > 0) return { ok: false, errors: semantic };
+  return { ok: true, value: parsed.data };
+}

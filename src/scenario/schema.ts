@@ -1,0 +1,314 @@
+/**
+ * The scenario format, validated with zod (strict objects: an unknown key is an error). A scenario
+ * says which kernel profile and IOMMU family to model, the PCIe functions with their capability
+ * registers, the processes and their address spaces, the traffic, the timed actions, the latency of
+ * every stage and which fault sites fire. Defaults are the reference's values.
+ */
+import { z } from 'zod';
+
+const UNITS: Record<string, number> = { '': 1, k: 1e3, K: 1024, KiB: 1024, M: 1e6, MiB: 1 << 20, G: 1e9, GiB: 1 << 30 };
+
+/** A non-negative integer, or a string like "16MiB", "0x1000". */
+const sizeLike = z.union([
+  z.number().int().nonnegative(),
+  z.string().transform((s, ctx) => {
+    const m = /^(0x[0-9a-fA-F]+|\d+)\s*(k|K|KiB|M|MiB|G|GiB)?$/.exec(s.trim());
+    if (m === null) {
+      ctx.addIssue({ code: 'custom', message: `expected a size like 4096, 0x1000 or 16MiB, got "${s}"` });
+      return z.NEVER;
+    }
+    return Number(m[1]) * UNITS[m[2] ?? '']!;
+  }),
+]);
+
+const posInt = z.number({ error: (i) => `expected a positive integer, got ${JSON.stringify(i.input)}` }).int().positive();
+const nonNegInt = z.number({ error: (i) => `expected a non-negative integer, got ${JSON.stringify(i.input)}` }).int().nonnegative();
+
+/** A probability as an integer ratio "1/1000" (or 0 / 1). */
+export const ratio = z.union([
+  z.literal(0).transform(() => ({ num: 0, den: 1 })),
+  z.literal(1).transform(() => ({ num: 1, den: 1 })),
+  z.string().transform((s, ctx) => {
+    const m = /^\s*(\d+)\s*\/\s*(\d+)\s*$/.exec(s);
+    if (m === null || Number(m[2]) === 0 || Number(m[1]) > Number(m[2])) {
+      ctx.addIssue({ code: 'custom', message: `expected a probability "num/den" with num <= den, got "${s}"` });
+      return z.NEVER;
+    }
+    return { num: Number(m[1]), den: Number(m[2]) };
+  }),
+]);
+export type Ratio = { num: number; den: number };
+
+export const latencySchema = z.discriminatedUnion('dist', [
+  z.strictObject({ dist: z.literal('fixed'), ns: nonNegInt }),
+  z.strictObject({ dist: z.literal('uniform'), min_ns: nonNegInt, max_ns: nonNegInt }).refine((v) => v.max_ns >= v.min_ns, {
+    message: 'max_ns must be >= min_ns',
+    path: ['max_ns'],
+  }),
+  z.strictObject({ dist: z.literal('exponential'), mean_ns: posInt, min_ns: nonNegInt.optional() }),
+  z.strictObject({ dist: z.literal('lognormal'), median_ns: posInt, sigma: z.number().nonnegative(), max_ns: posInt.optional() }),
+  z.strictObject({
+    dist: z.literal('empirical'),
+    table: z.array(z.strictObject({ ns: nonNegInt, weight: z.number().nonnegative() })).min(1),
+  }),
+]);
+
+const u = (min_ns: number, max_ns: number) => ({ dist: 'uniform' as const, min_ns, max_ns });
+
+/** Stage latencies; defaults are the hardware reference's §5 ranges. */
+export const latenciesSchema = z
+  .strictObject({
+    ats_ns: latencySchema.default(u(300, 1000)),
+    page_request_ns: latencySchema.default(u(200, 500)),
+    irq_ns: latencySchema.default(u(1000, 5000)),
+    decode_ns: latencySchema.default(u(100, 500)),
+    wq_dispatch_ns: latencySchema.default(u(1000, 5000)),
+    minor_fault_ns: latencySchema.default(u(1000, 10000)),
+    major_fault_ns: latencySchema.default({ dist: 'lognormal', median_ns: 200_000, sigma: 0.6, max_ns: 5_000_000 }),
+    response_ns: latencySchema.default(u(500, 2000)),
+    dma_ns: latencySchema.default(u(100, 300)),
+    vmm_wake_ns: latencySchema.default(u(2000, 10000)),
+    vmm_service_ns: latencySchema.default(u(5000, 50000)),
+    guest_round_trip_ns: latencySchema.default(u(10000, 40000)),
+  })
+  .prefault({});
+
+const vtdSchema = z
+  .strictObject({
+    /** PQA size field X: the queue holds 2^(X+7) entries; Linux uses X=4 (2048 entries, 64 KiB). */
+    prq_order: z.number().int().min(0).max(7).default(4),
+    /** Whether a response carries a PASID: `required` follows the device's bit (the seed's fix),
+     * `request` whenever the request had one (mainline VT-d as read; bug vtd-response-pasid-always). */
+    response_pasid: z.enum(['required', 'request']).default('required'),
+    /** Whether hardware keeps writing entries while PRO is set ((verify) in the reference). */
+    write_while_pro: z.boolean().default(false),
+    /** Entries the PRQ thread handles per interrupt before re-reading the tail. */
+    prq_batch: posInt.default(64),
+  })
+  .prefault({});
+
+const smmuSchema = z
+  .strictObject({
+    priq_entries_log2: z.number().int().min(1).max(19).default(10),
+    evtq_entries_log2: z.number().int().min(1).max(19).default(10),
+    /** pri: PCIe PRI through the PRI queue; stall: the Arm stall model. */
+    mode: z.enum(['pri', 'stall']).default('pri'),
+    /** handle: report PRI faults to the core; fail: mainline Linux's policy (answer Failure). */
+    pri_policy: z.enum(['handle', 'fail']).default('handle'),
+  })
+  .prefault({});
+
+const amdSchema = z
+  .strictObject({
+    ppr_log_entries: z.number().int().min(8).max(1 << 15).default(512),
+    /** Whether the IOMMU auto-responds to a dropped L=1 request ((verify) in the reference). */
+    overflow_autoresp: z.boolean().default(false),
+  })
+  .prefault({});
+
+export const iommuSchema = z
+  .strictObject({
+    family: z.enum(['vtd', 'smmuv3', 'amd']).default('vtd'),
+    name: z.string().min(1).default('dmar0'),
+    vtd: vtdSchema,
+    smmuv3: smmuSchema,
+    amd: amdSchema,
+  })
+  .prefault({});
+
+const deviceSchema = z
+  .strictObject({
+    name: z.string().min(1),
+    /** Requester ID (bus << 8 | dev << 3 | fn), or "bb:dd.f". */
+    rid: z.union([
+      z.number().int().min(0).max(0xffff),
+      z.string().transform((s, ctx) => {
+        const m = /^([0-9a-fA-F]{1,2}):([0-9a-fA-F]{1,2})\.([0-7])$/.exec(s);
+        if (m === null) {
+          ctx.addIssue({ code: 'custom', message: `expected a requester ID like "00:02.0" or a number, got "${s}"` });
+          return z.NEVER;
+        }
+        return (parseInt(m[1]!, 16) << 8) | (parseInt(m[2]!, 16) << 3) | Number(m[3]);
+      }),
+    ]),
+    pasid: z
+      .strictObject({
+        width: z.number().int().min(1).max(20).default(20),
+        exec_supported: z.boolean().default(true),
+        priv_supported: z.boolean().default(true),
+        exec_enabled: z.boolean().default(true),
+        priv_enabled: z.boolean().default(true),
+      })
+      .prefault({}),
+    pri: z
+      .strictObject({
+        capacity: posInt.default(512),
+        allocation: posInt.default(256),
+        response_pasid_required: z.boolean().default(true),
+      })
+      .prefault({}),
+    ats: z
+      .strictObject({
+        atc_entries: posInt.default(64),
+        stu: z.number().int().min(0).max(31).default(0),
+      })
+      .prefault({}),
+    /** A virtual function shares PRI with its physical function (iommufd refuses it, §9). */
+    is_vf: z.boolean().default(false),
+  })
+  .refine((d) => d.pri.allocation <= d.pri.capacity, {
+    message: 'pri.allocation must be <= pri.capacity (Outstanding Page Request Allocation cannot exceed Capacity)',
+    path: ['pri', 'allocation'],
+  })
+  .refine((d) => d.pasid.exec_supported || !d.pasid.exec_enabled, {
+    message: 'pasid.exec_enabled needs pasid.exec_supported',
+    path: ['pasid', 'exec_enabled'],
+  })
+  .refine((d) => d.pasid.priv_supported || !d.pasid.priv_enabled, {
+    message: 'pasid.priv_enabled needs pasid.priv_supported',
+    path: ['pasid', 'priv_enabled'],
+  });
+
+const vmaSchema = z.strictObject({
+  start: sizeLike,
+  size: sizeLike,
+  /** Any of r, w, x, e.g. "rw". */
+  perms: z.string().regex(/^r?w?x?$/, 'expected permissions like "r", "rw", "rx" or "rwx"'),
+  /** anon: first touch is a minor (zero-fill) fault; file: first touch is a major fault. */
+  backing: z.enum(['anon', 'file']).default('anon'),
+  /** Pages already present at start. */
+  prefault: z.boolean().default(false),
+});
+
+const processSchema = z.strictObject({
+  name: z.string().min(1),
+  vmas: z.array(vmaSchema).min(1).max(64),
+});
+
+const accessSchema = z
+  .strictObject({
+    /** Share of writes; "1/4" means a quarter of accesses write. */
+    write: ratio.prefault(0),
+    exec: ratio.prefault(0),
+    priv: ratio.prefault(0),
+  })
+  .prefault({});
+
+const workloadSchema = z
+  .strictObject({
+    device: z.string(),
+    process: z.string(),
+    /** Which of the process's VMAs the traffic targets (default: the first). */
+    vma: nonNegInt.default(0),
+    pattern: z.enum(['sequential', 'random', 'zipf', 'strided', 'burst']).default('sequential'),
+    /** Zipf exponent (pattern zipf). */
+    zipf_s: z.number().positive().default(1.1),
+    /** Stride in pages (pattern strided). */
+    stride_pages: posInt.default(16),
+    /** Accesses per burst and gap between bursts (pattern burst). */
+    burst_accesses: posInt.default(256),
+    burst_gap_ns: nonNegInt.default(100_000),
+    /** Accesses per microsecond on average (exponential inter-arrival). */
+    rate_per_us: z.number().positive().default(1),
+    accesses: nonNegInt,
+    start_ns: nonNegInt.default(0),
+    /** Pages per page request group (the DMA engine's batching): requests 1..n-1 L=0, n-th L=1. */
+    prg_pages: z.number().int().min(1).max(64).default(1),
+    access: accessSchema,
+    /** Use the PASID prefix (false: requests without PASID, to the device's non-PASID domain). */
+    with_pasid: z.boolean().default(true),
+  });
+
+const actionSchema = z.discriminatedUnion('op', [
+  z.strictObject({ op: z.literal('bind'), at_ns: nonNegInt, device: z.string(), process: z.string() }),
+  z.strictObject({ op: z.literal('unbind'), at_ns: nonNegInt, device: z.string(), process: z.string() }),
+  z.strictObject({ op: z.literal('exit'), at_ns: nonNegInt, process: z.string() }),
+  z.strictObject({ op: z.literal('pri_disable'), at_ns: nonNegInt, device: z.string() }),
+  z.strictObject({ op: z.literal('pri_enable'), at_ns: nonNegInt, device: z.string() }),
+  z.strictObject({ op: z.literal('pri_reset'), at_ns: nonNegInt, device: z.string() }),
+  z.strictObject({ op: z.literal('remove_device'), at_ns: nonNegInt, device: z.string() }),
+  z.strictObject({ op: z.literal('iommufd_close'), at_ns: nonNegInt, fault: z.string() }),
+  z.strictObject({ op: z.literal('iommufd_destroy'), at_ns: nonNegInt, fault: z.string() }),
+  z.strictObject({ op: z.literal('iommufd_detach'), at_ns: nonNegInt, device: z.string(), process: z.string() }),
+  z.strictObject({ op: z.literal('iommufd_replace'), at_ns: nonNegInt, device: z.string(), process: z.string() }),
+]);
+
+const iommufdSchema = z.strictObject({
+  /** Fault objects (one fd each) with their VMM responder. */
+  faults: z
+    .array(
+      z.strictObject({
+        name: z.string().min(1),
+        /** Records read per read() call (buffer = batch × 40 bytes). */
+        read_batch: posInt.default(16),
+        /** success / invalid: answer every group so; failure: try to answer FAILURE (the kernel
+         * refuses it unless bug iommufd-accepts-failure); drop-and-close: read, never answer, close. */
+        policy: z.enum(['success', 'invalid', 'failure', 'drop-and-close']).default('success'),
+        /** The response buffer faults in user space (copy_from_user fails) with this probability. */
+        bad_buffer: ratio.prefault(0),
+        /** Forward to a guest (nested / vSVA): adds guest_round_trip_ns per group. */
+        guest: z.boolean().default(false),
+      }),
+    )
+    .default([]),
+  /** (device, process) pairs whose PASID gets a fault-capable hwpt on `fault` instead of SVA. */
+  /** (device, process) pairs whose PASID gets an iommufd hwpt instead of SVA: fault-capable on
+   * `fault`, or — without `fault` — a plain paging hwpt whose domain has no iopf handler. */
+  attach: z.array(z.strictObject({ device: z.string(), process: z.string(), fault: z.string().optional() })).default([]),
+});
+
+/** Named fault sites that a run switches on with a probability (FoundationDB style). */
+const faultSitesSchema = z
+  .strictObject({
+    /** kzalloc of a partial fault or group fails (iommu_report_device_fault → -ENOMEM / abort group). */
+    alloc_failure: ratio.prefault(0),
+    /** A handler takes slow_handler_ns extra. */
+    slow_handler: ratio.prefault(0),
+    slow_handler_ns: latencySchema.default({ dist: 'uniform', min_ns: 100_000, max_ns: 1_000_000 }),
+    /** The mm fault handler fails (VM_FAULT_ERROR → INVALID). */
+    mm_fault_error: ratio.prefault(0),
+  })
+  .prefault({});
+
+export const scenarioSchema = z.strictObject({
+  name: z.string().min(1).default('unnamed'),
+  description: z.string().default(''),
+  /** Kernel profile (reference §0). */
+  kernel: z.enum(['mainline', 'seed', 'v6.7']).default('mainline'),
+  seed: nonNegInt.optional(),
+  /** Virtual time to stop at (the run also stops when nothing is left to do). */
+  until_ns: posInt.optional(),
+  limits: z
+    .strictObject({
+      max_events: posInt.default(200_000_000),
+      max_pending: posInt.default(1 << 22),
+    })
+    .prefault({}),
+  check: z.enum(['off', 'cheap', 'full']).default('full'),
+  /** Known-bug variants switched on (see `iopf list bugs`). */
+  bugs: z.array(z.string()).default([]),
+  iommu: iommuSchema,
+  iopf: z
+    .strictObject({
+      /** Workqueue max_active of the fault queue. */
+      workers: posInt.default(4),
+    })
+    .prefault({}),
+  devices: z.array(deviceSchema).min(1).max(256),
+  processes: z.array(processSchema).max(4096).default([]),
+  /** Initial SVA binds at time 0 (device, process). */
+  binds: z.array(z.strictObject({ device: z.string(), process: z.string() })).default([]),
+  workloads: z.array(workloadSchema).default([]),
+  actions: z.array(actionSchema).default([]),
+  latency: latenciesSchema,
+  iommufd: iommufdSchema.prefault({}),
+  faults: faultSitesSchema,
+});
+
+export type ScenarioInput = z.input<typeof scenarioSchema>;
+export type Scenario = z.output<typeof scenarioSchema>;
+export type DeviceConfig = Scenario['devices'][number];
+export type ProcessConfig = Scenario['processes'][number];
+export type WorkloadConfig = Scenario['workloads'][number];
+export type ActionConfig = Scenario['actions'][number];
+export type LatencyConfig = Scenario['latency'];

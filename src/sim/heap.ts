@@ -1,0 +1,148 @@
+/**
+ * The event queue: a binary min-heap ordered by (time, seq), in typed arrays. Event data lives in
+ * slot-indexed columns; the heap orders slot numbers only, so a sift moves one integer. Time and
+ * seq are compared separately (never packed into one double, which would lose precision).
+ */
+import { assert } from './assert.js';
+
+export class EventHeap {
+  time: Float64Array;
+  seq: Float64Array;
+  kind: Int32Array;
+  a: Int32Array;
+  b: Int32Array;
+  /** Payload slot: index into `payloads`, or -1. */
+  p: Int32Array;
+  /** Ordering channel: same-time events of one channel keep FIFO order; -1 = none. */
+  ch: Int32Array;
+  /** heap[i] = slot at heap position i. */
+  private heap: Int32Array;
+  private freeSlots: Int32Array;
+  private freeTop = 0;
+  private nextSlot = 0;
+  size = 0;
+  private capacity: number;
+  private readonly maxCapacity: number;
+
+  constructor(initialCapacity = 1024, maxCapacity = 1 << 26) {
+    this.capacity = Math.max(16, initialCapacity);
+    this.maxCapacity = maxCapacity;
+    this.time = new Float64Array(this.capacity);
+    this.seq = new Float64Array(this.capacity);
+    this.kind = new Int32Array(this.capacity);
+    this.a = new Int32Array(this.capacity);
+    this.b = new Int32Array(this.capacity);
+    this.p = new Int32Array(this.capacity);
+    this.ch = new Int32Array(this.capacity);
+    this.heap = new Int32Array(this.capacity);
+    this.freeSlots = new Int32Array(this.capacity);
+  }
+
+  private grow(): void {
+    const cap = this.capacity * 2;
+    assert(cap <= this.maxCapacity, 'EventHeap: pending-event limit reached');
+    const g = <T extends Float64Array | Int32Array>(old: T, make: (n: number) => T): T => {
+      const n = make(cap);
+      n.set(old);
+      return n;
+    };
+    this.time = g(this.time, (n) => new Float64Array(n));
+    this.seq = g(this.seq, (n) => new Float64Array(n));
+    this.kind = g(this.kind, (n) => new Int32Array(n));
+    this.a = g(this.a, (n) => new Int32Array(n));
+    this.b = g(this.b, (n) => new Int32Array(n));
+    this.p = g(this.p, (n) => new Int32Array(n));
+    this.ch = g(this.ch, (n) => new Int32Array(n));
+    this.heap = g(this.heap, (n) => new Int32Array(n));
+    this.freeSlots = g(this.freeSlots, (n) => new Int32Array(n));
+    this.capacity = cap;
+  }
+
+  private less(x: number, y: number): boolean {
+    const tx = this.time[x]!;
+    const ty = this.time[y]!;
+    return tx < ty || (tx === ty && this.seq[x]! < this.seq[y]!);
+  }
+
+  /** Insert; returns the slot. */
+  push(time: number, seq: number, kind: number, a: number, b: number, p: number, ch = -1): number {
+    if (this.size === this.capacity) this.grow();
+    const slot = this.freeTop > 0 ? this.freeSlots[--this.freeTop]! : this.nextSlot++;
+    this.time[slot] = time;
+    this.seq[slot] = seq;
+    this.kind[slot] = kind;
+    this.a[slot] = a;
+    this.b[slot] = b;
+    this.p[slot] = p;
+    this.ch[slot] = ch;
+    // Sift up.
+    const heap = this.heap;
+    let i = this.size++;
+    while (i > 0) {
+      const parent = (i - 1) >> 1;
+      const ps = heap[parent]!;
+      if (!this.less(slot, ps)) break;
+      heap[i] = ps;
+      i = parent;
+    }
+    heap[i] = slot;
+    return slot;
+  }
+
+  /** Slot of the minimum, or -1 when empty. */
+  peek(): number {
+    return this.size === 0 ? -1 : this.heap[0]!;
+  }
+
+  /**
+   * Remove the minimum and return its slot. The slot's columns stay readable until `release(slot)`;
+   * the caller releases it after reading.
+   */
+  pop(): number {
+    assert(this.size > 0, 'EventHeap.pop on empty heap');
+    const heap = this.heap;
+    const top = heap[0]!;
+    const last = heap[--this.size]!;
+    const n = this.size;
+    if (n > 0) {
+      let i = 0;
+      for (;;) {
+        const l = 2 * i + 1;
+        if (l >= n) break;
+        const r = l + 1;
+        let c = l;
+        let cs = heap[l]!;
+        if (r < n) {
+          const rs = heap[r]!;
+          if (this.less(rs, cs)) {
+            c = r;
+            cs = rs;
+          }
+        }
+        if (!this.less(cs, last)) break;
+        heap[i] = cs;
+        i = c;
+      }
+      heap[i] = last;
+    }
+    return top;
+  }
+
+  /** Put back a popped, unreleased slot (its time and seq unchanged). */
+  reinsert(slot: number): void {
+    const heap = this.heap;
+    let i = this.size++;
+    while (i > 0) {
+      const parent = (i - 1) >> 1;
+      const ps = heap[parent]!;
+      if (!this.less(slot, ps)) break;
+      heap[i] = ps;
+      i = parent;
+    }
+    heap[i] = slot;
+  }
+
+  release(slot: number): void {
+    this.freeSlots[this.freeTop++] = slot;
+  }
+}

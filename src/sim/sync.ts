@@ -1,0 +1,231 @@
+/**
+ * Kernel concurrency primitives over the engine, for actors whose kernel functions are cut into
+ * atomic steps at lock and wait points. A step that cannot proceed leaves a continuation (an event
+ * kind with its arguments); the primitive schedules it when the step may proceed. Continuations
+ * made runnable at the same time are ordered by the engine's Chooser, which is where races live.
+ */
+import { assert } from './assert.js';
+import type { Sim } from './engine.js';
+import type { Latency } from './latency.js';
+import type { Rng } from './random.js';
+
+/** What to run when a wait ends. */
+export interface Continuation {
+  kind: number;
+  a: number;
+  b: number;
+  payload?: unknown;
+}
+
+/** A FIFO with a bound; exceeding the bound is an invariant failure (every queue has a limit). */
+export class BoundedFifo<T> {
+  private items: (T | undefined)[] = [];
+  private head = 0;
+  constructor(
+    readonly name: string,
+    readonly limit: number,
+  ) {}
+  get length(): number {
+    return this.items.length - this.head;
+  }
+  push(x: T): void {
+    assert(this.length < this.limit, 'BoundedFifo: queue limit exceeded');
+    this.items.push(x);
+  }
+  shift(): T | undefined {
+    if (this.head >= this.items.length) return undefined;
+    const x = this.items[this.head];
+    this.items[this.head++] = undefined;
+    if (this.head > 1024 && this.head * 2 > this.items.length) {
+      this.items = this.items.slice(this.head);
+      this.head = 0;
+    }
+    return x;
+  }
+  peek(): T | undefined {
+    return this.items[this.head];
+  }
+  *[Symbol.iterator](): IterableIterator<T> {
+    for (let i = this.head; i < this.items.length; i++) yield this.items[i] as T;
+  }
+}
+
+/**
+ * struct mutex: one owner; waiters queue and are handed the lock in FIFO order on unlock (the
+ * kernel's handoff is not strictly FIFO; the Chooser still orders same-time wake-ups).
+ */
+export class Mutex {
+  owner = -1;
+  private readonly waiters: BoundedFifo<{ who: number; cont: Continuation }>;
+  contended = 0;
+  constructor(
+    private readonly sim: Sim,
+    readonly name: string,
+    waiterLimit = 1 << 16,
+  ) {
+    this.waiters = new BoundedFifo(name, waiterLimit);
+  }
+
+  get held(): boolean {
+    return this.owner !== -1;
+  }
+
+  /**
+   * Take the lock for actor `who`. True: taken, the caller goes on in this step. False: `cont` runs
+   * later, with the lock held by `who`.
+   */
+  lock(who: number, cont: Continuation): boolean {
+    assert(who >= 0, 'Mutex.lock: actor id must be >= 0');
+    assert(this.owner !== who, 'Mutex.lock: recursive lock (kernel mutexes are not recursive)');
+    if (this.owner === -1) {
+      this.owner = who;
+      return true;
+    }
+    this.contended++;
+    this.waiters.push({ who, cont });
+    return false;
+  }
+
+  unlock(who: number): void {
+    assert(this.owner === who, 'Mutex.unlock: not the owner');
+    const next = this.waiters.shift();
+    if (next === undefined) {
+      this.owner = -1;
+      return;
+    }
+    this.owner = next.who;
+    const c = next.cont;
+    this.sim.after(0, c.kind, c.a, c.b, c.payload);
+  }
+}
+
+/** A work item (struct work_struct with its function). */
+export interface WorkItem {
+  /** Runs on `worker`; the item must call `wq.done(worker)` when its function returns. */
+  runWork(worker: number): void;
+  /** Model bookkeeping: set while queued or running (work_pending). */
+  workQueued: boolean;
+  /** Model bookkeeping: the flush generation the item was queued in. */
+  workSeq: number;
+}
+
+/**
+ * An unbound, unordered workqueue (alloc_workqueue(WQ_UNBOUND, max_active)): items may run out of
+ * order and concurrently on up to `workers` workers. flush_workqueue() waits for every item queued
+ * before the flush to finish.
+ */
+export class Workqueue {
+  private readonly pending: BoundedFifo<WorkItem>;
+  private readonly idle: number[] = [];
+  private readonly running: (WorkItem | undefined)[];
+  private queuedSeq = 0;
+  /** Items not yet finished, by queue generation (seq → count). */
+  private readonly unfinished = new Map<number, number>();
+  private readonly flushers: { upTo: number; cont: Continuation }[] = [];
+  private readonly dispatchKind: number;
+  queuedTotal = 0;
+  busyHighWater = 0;
+  pendingHighWater = 0;
+
+  constructor(
+    private readonly sim: Sim,
+    readonly name: string,
+    readonly workers: number,
+    private readonly dispatchLatency: Latency,
+    private readonly rng: Rng,
+    pendingLimit = 1 << 22,
+  ) {
+    assert(workers >= 1, 'Workqueue: needs at least one worker');
+    this.pending = new BoundedFifo(name, pendingLimit);
+    this.running = new Array<WorkItem | undefined>(workers).fill(undefined);
+    for (let w = workers - 1; w >= 0; w--) this.idle.push(w);
+    this.dispatchKind = sim.registerKind(`wq:${name}:dispatch`, (worker) => {
+      this.dispatch(worker);
+    });
+  }
+
+  get busy(): number {
+    return this.workers - this.idle.length;
+  }
+  get queued(): number {
+    return this.pending.length;
+  }
+
+  /** queue_work(): false when the item is already pending (the kernel's return of false). */
+  queueWork(item: WorkItem): boolean {
+    if (item.workQueued) return false;
+    item.workQueued = true;
+    item.workSeq = ++this.queuedSeq;
+    this.unfinished.set(item.workSeq, 1);
+    this.queuedTotal++;
+    this.pending.push(item);
+    if (this.pending.length > this.pendingHighWater) this.pendingHighWater = this.pending.length;
+    this.kick();
+    return true;
+  }
+
+  private kick(): void {
+    while (this.idle.length > 0 && this.pending.length > 0) {
+      const w = this.idle.pop()!;
+      // Reserve the worker now; the item starts after the dispatch latency (wake-up, scheduling).
+      this.running[w] = this.pending.shift()!;
+      if (this.busy > this.busyHighWater) this.busyHighWater = this.busy;
+      this.sim.after(this.dispatchLatency.sample(this.rng), this.dispatchKind, w, 0);
+    }
+  }
+
+  private dispatch(worker: number): void {
+    const item = this.running[worker];
+    assert(item !== undefined, 'Workqueue.dispatch: no item on worker');
+    item.runWork(worker);
+  }
+
+  /** The item on `worker` returned from its function. */
+  done(worker: number): void {
+    const item = this.running[worker];
+    assert(item !== undefined, 'Workqueue.done: worker is idle');
+    this.running[worker] = undefined;
+    item.workQueued = false;
+    this.unfinished.delete(item.workSeq);
+    this.idle.push(worker);
+    this.releaseFlushers();
+    this.kick();
+  }
+
+  /** The item currently on `worker` (for checks: which handler runs). */
+  itemOn(worker: number): WorkItem | undefined {
+    return this.running[worker];
+  }
+
+  private oldestUnfinished(): number {
+    let min = Infinity;
+    for (const k of this.unfinished.keys()) {
+      if (k < min) min = k;
+      break; // Map keeps insertion order and seqs increase: the first key is the oldest.
+    }
+    return min;
+  }
+
+  private releaseFlushers(): void {
+    if (this.flushers.length === 0) return;
+    const oldest = this.oldestUnfinished();
+    for (let i = 0; i < this.flushers.length; ) {
+      const f = this.flushers[i]!;
+      if (oldest > f.upTo) {
+        this.flushers.splice(i, 1);
+        this.sim.after(0, f.cont.kind, f.cont.a, f.cont.b, f.cont.payload);
+      } else i++;
+    }
+  }
+
+  /**
+   * flush_workqueue(): true if nothing queued before now is unfinished (the caller goes on);
+   * otherwise `cont` runs once all of it has finished.
+   */
+  flush(cont: Continuation): boolean {
+    const upTo = this.queuedSeq;
+    if (this.oldestUnfinished() > upTo) return true;
+    this.flushers.push({ upTo, cont });
+    return false;
+  }
+}

@@ -1,0 +1,291 @@
+/**
+ * Canonical JSONL for traces: one event per line,
+ * `{"t":<ns>,"ev":"<name>",<fields in KIND_INFO order, unused fields omitted>}`, integers only, so
+ * the same run gives the same bytes. The reader turns lines back into (t, kind, f0..f5) and reports
+ * bad input (unknown kind, missing or non-integer field, timestamps going backwards, truncated JSON,
+ * binary data, over-long lines) as diagnostics with line numbers, streaming in bounded memory.
+ * Unused fields read back as 0.
+ */
+import { closeSync, openSync, writeSync } from 'node:fs';
+import type { Readable } from 'node:stream';
+import { isLineError, readLineBatches, type LineError, type ReadLinesOptions } from '../io/line-reader.js';
+import { KIND_BY_NAME, KIND_INFO, TRACE_KIND_COUNT } from './events.js';
+import type { TraceSink } from './tracer.js';
+
+/** `"name":` prefixes per kind and field, precomputed (the writer is on the hot path of a run). */
+const PREFIXES: readonly (readonly (string | null)[])[] = KIND_INFO.map((k) =>
+  k.fields.map((f) => (f === null ? null : `,"${f}":`)),
+);
+const HEADS: readonly string[] = KIND_INFO.map((k) => `,"ev":"${k.name}"`);
+
+/** One event as a canonical JSONL line (without the newline). */
+export function formatJsonlEvent(
+  t: number,
+  kind: number,
+  f0: number,
+  f1: number,
+  f2: number,
+  f3: number,
+  f4: number,
+  f5: number,
+): string {
+  const p = PREFIXES[kind];
+  if (p === undefined) throw new RangeError(`unknown trace kind ${kind}`);
+  let s = `{"t":${t}${HEADS[kind]!}`;
+  if (p[0] !== null) s += `${p[0]!}${f0}`;
+  if (p[1] !== null) s += `${p[1]!}${f1}`;
+  if (p[2] !== null) s += `${p[2]!}${f2}`;
+  if (p[3] !== null) s += `${p[3]!}${f3}`;
+  if (p[4] !== null) s += `${p[4]!}${f4}`;
+  if (p[5] !== null) s += `${p[5]!}${f5}`;
+  return s + '}';
+}
+
+/**
+ * A TraceSink that writes canonical JSONL through `write`, in chunks of about `bufferChars`.
+ * `finish()` flushes and then calls `close` if given.
+ */
+export class JsonlWriter implements TraceSink {
+  private buf: string[] = [];
+  private chars = 0;
+  private readonly limit: number;
+
+  constructor(
+    private readonly write: (chunk: string) => void,
+    opts: { bufferChars?: number; close?: () => void } = {},
+  ) {
+    this.limit = opts.bufferChars ?? 1 << 16;
+    this.close = opts.close;
+  }
+
+  private readonly close: (() => void) | undefined;
+
+  onEvent(t: number, kind: number, f0: number, f1: number, f2: number, f3: number, f4: number, f5: number): void {
+    const line = formatJsonlEvent(t, kind, f0, f1, f2, f3, f4, f5);
+    this.buf.push(line);
+    this.chars += line.length + 1;
+    if (this.chars >= this.limit) this.flush();
+  }
+
+  flush(): void {
+    if (this.buf.length === 0) return;
+    this.write(this.buf.join('\n') + '\n');
+    this.buf = [];
+    this.chars = 0;
+  }
+
+  finish(): void {
+    this.flush();
+    this.close?.();
+  }
+}
+
+/** A JsonlWriter on a file (synchronous writes: the run is single-threaded and deterministic). */
+export function jsonlFileWriter(path: string): JsonlWriter {
+  const fd = openSync(path, 'w');
+  let closed = false;
+  return new JsonlWriter((chunk) => writeSync(fd, chunk), {
+    close: () => {
+      if (!closed) closeSync(fd);
+      closed = true;
+    },
+  });
+}
+
+// ---------------------------------------------------------------------------------------------
+// Reading
+
+export type JsonlDiagnosticCode =
+  | 'malformed'
+  | 'unknown-kind'
+  | 'missing-field'
+  | 'bad-field'
+  | 'unknown-field'
+  | 'out-of-order'
+  | 'line-too-long'
+  | 'binary'
+  | 'invalid-utf8';
+
+export interface JsonlDiagnostic {
+  readonly lineNo: number;
+  readonly column?: number;
+  /** `expected ... got ...` */
+  readonly message: string;
+  readonly code: JsonlDiagnosticCode;
+  /** error: the line yields no event (or, for out-of-order, an event that breaks ordering). */
+  readonly severity: 'error' | 'warning';
+}
+
+/** A decoded event. `f` holds fields 0..5 in KIND_INFO order (0 for unused fields). */
+export interface JsonlEvent {
+  readonly lineNo: number;
+  readonly t: number;
+  readonly kind: number;
+  readonly f: readonly [number, number, number, number, number, number];
+}
+
+export type JsonlItem =
+  | { readonly type: 'event'; readonly event: JsonlEvent }
+  | { readonly type: 'diagnostic'; readonly diagnostic: JsonlDiagnostic };
+
+const FIELD_SETS: readonly ReadonlyMap<string, number>[] = KIND_INFO.map(
+  (k) => new Map(k.fields.flatMap((f, i) => (f === null ? [] : [[f, i] as const]))),
+);
+
+function shortValue(v: unknown): string {
+  const s = JSON.stringify(v) ?? String(v);
+  return s.length > 40 ? `${s.slice(0, 40)}...` : s;
+}
+
+/** Column (1-based) from V8's "... at position N" JSON.parse messages, when present. */
+function errorColumn(e: unknown): number | undefined {
+  const m = e instanceof Error ? /position (\d+)/.exec(e.message) : null;
+  return m === null ? undefined : Number(m[1]) + 1;
+}
+
+/**
+ * Stateful line parser: validates the schema and that timestamps never go backwards. Events out of
+ * order are still returned (after their diagnostic) so the checker sees everything.
+ */
+export class JsonlParser {
+  private lastT = -1;
+  private lastTLine = 0;
+
+  line(text: string, lineNo: number, out: JsonlItem[]): void {
+    if (text.length === 0 || text.trim().length === 0) return;
+    const d = (message: string, code: JsonlDiagnosticCode, severity: 'error' | 'warning' = 'error', column?: number): void => {
+      out.push({
+        type: 'diagnostic',
+        diagnostic: column === undefined ? { lineNo, message, code, severity } : { lineNo, column, message, code, severity },
+      });
+    };
+    let obj: unknown;
+    try {
+      obj = JSON.parse(text);
+    } catch (e) {
+      const trimmed = text.trimEnd();
+      const truncated = trimmed.startsWith('{') && !trimmed.endsWith('}');
+      d(
+        truncated
+          ? `expected a complete JSON object got a truncated line (${text.length} chars)`
+          : `expected a JSON object got malformed JSON (${e instanceof Error ? e.message : String(e)})`,
+        'malformed',
+        'error',
+        errorColumn(e),
+      );
+      return;
+    }
+    if (typeof obj !== 'object' || obj === null || Array.isArray(obj)) {
+      d(`expected a JSON object got ${shortValue(obj)}`, 'malformed');
+      return;
+    }
+    const rec = obj as Record<string, unknown>;
+    const ev = rec.ev;
+    if (typeof ev !== 'string') {
+      d(`expected "ev" to be an event name got ${shortValue(ev)}`, ev === undefined ? 'missing-field' : 'bad-field');
+      return;
+    }
+    const kind = KIND_BY_NAME.get(ev);
+    if (kind === undefined) {
+      d(`expected a known event kind got "${ev.length > 40 ? ev.slice(0, 40) + '...' : ev}"`, 'unknown-kind');
+      return;
+    }
+    const t = rec.t;
+    if (t === undefined) {
+      d('expected field "t" got nothing', 'missing-field');
+      return;
+    }
+    if (typeof t !== 'number' || !Number.isSafeInteger(t) || t < 0) {
+      d(`expected "t" to be a non-negative integer (ns) got ${shortValue(t)}`, 'bad-field');
+      return;
+    }
+    const names = FIELD_SETS[kind]!;
+    const f: [number, number, number, number, number, number] = [0, 0, 0, 0, 0, 0];
+    let bad = false;
+    for (const [name, i] of names) {
+      const v = rec[name];
+      if (v === undefined) {
+        d(`expected field "${name}" of ${ev} got nothing`, 'missing-field');
+        bad = true;
+      } else if (typeof v !== 'number' || !Number.isSafeInteger(v)) {
+        d(`expected "${name}" of ${ev} to be an integer got ${shortValue(v)}`, 'bad-field');
+        bad = true;
+      } else {
+        f[i] = v;
+      }
+    }
+    if (bad) return;
+    for (const key in rec) {
+      if (key !== 't' && key !== 'ev' && !names.has(key)) {
+        d(`expected only the fields of ${ev} got "${key.length > 40 ? key.slice(0, 40) + '...' : key}"`, 'unknown-field', 'warning');
+      }
+    }
+    if (t < this.lastT) {
+      d(`expected t >= ${this.lastT} (line ${this.lastTLine}) got ${t}`, 'out-of-order');
+    } else {
+      this.lastT = t;
+      this.lastTLine = lineNo;
+    }
+    out.push({ type: 'event', event: { lineNo, t, kind, f } });
+  }
+}
+
+function lineErrorDiagnostic(e: LineError, maxLineBytes: number): JsonlDiagnostic {
+  switch (e.error) {
+    case 'line-too-long':
+      return {
+        lineNo: e.lineNo,
+        message: `expected a line of at most ${maxLineBytes} bytes got ${e.bytes} bytes`,
+        code: 'line-too-long',
+        severity: 'error',
+      };
+    case 'binary':
+      return {
+        lineNo: e.lineNo,
+        ...(e.column === undefined ? {} : { column: e.column }),
+        message: 'expected text got a NUL byte (binary data)',
+        code: 'binary',
+        severity: 'error',
+      };
+    case 'invalid-utf8':
+      return {
+        lineNo: e.lineNo,
+        ...(e.column === undefined ? {} : { column: e.column }),
+        message: 'expected UTF-8 text got an invalid byte sequence',
+        code: 'invalid-utf8',
+        severity: 'error',
+      };
+  }
+}
+
+/** Stream a JSONL trace (path or byte stream) as events and diagnostics, in batches. */
+export async function* readJsonlBatches(
+  source: string | Readable,
+  opts: ReadLinesOptions = {},
+): AsyncGenerator<JsonlItem[], void, undefined> {
+  const parser = new JsonlParser();
+  const max = opts.maxLineBytes ?? 1 << 20;
+  for await (const batch of readLineBatches(source, opts)) {
+    const out: JsonlItem[] = [];
+    for (const item of batch) {
+      if (isLineError(item)) out.push({ type: 'diagnostic', diagnostic: lineErrorDiagnostic(item, max) });
+      else parser.line(item.text, item.lineNo, out);
+    }
+    if (out.length > 0) yield out;
+  }
+}
+
+/** Parse JSONL held in memory (tests, small inputs). */
+export function parseJsonlText(text: string): JsonlItem[] {
+  const parser = new JsonlParser();
+  const out: JsonlItem[] = [];
+  const lines = text.split('\n');
+  if (lines.length > 0 && lines[lines.length - 1] === '') lines.pop();
+  lines.forEach((l, k) => {
+    parser.line(l.endsWith('\r') ? l.slice(0, -1) : l, k + 1, out);
+  });
+  return out;
+}
+
+/** Number of kinds the format knows (for callers that size tables by kind). */
+export const JSONL_KIND_COUNT = TRACE_KIND_COUNT;

@@ -1,0 +1,149 @@
+import { describe, expect, it } from 'vitest';
+import { Monitor, type MonitorOptions } from '../../src/check/monitor.js';
+import { RULES, RULE_IDS } from '../../src/check/rules.js';
+import { BASE_OPTS, CASES, E, group, seq, type Ev } from './cases.js';
+
+function run(events: Ev[], opts: Partial<MonitorOptions> = {}): Monitor {
+  const m = new Monitor({ ...BASE_OPTS, ...opts });
+  for (const e of events) m.onEvent(e[0], e[1], e[2], e[3], e[4], e[5], e[6], e[7]);
+  m.finish(events.length === 0 ? 0 : events[events.length - 1]![0]);
+  return m;
+}
+
+describe('rule catalogue', () => {
+  it('has unique IDs, a source, a one-line statement and a mode for every rule', () => {
+    expect(new Set(RULE_IDS).size).toBe(RULE_IDS.length);
+    for (const r of RULES) {
+      expect(r.id).toMatch(/^[A-Z]+(\.[A-Z0-9_]+)+$/);
+      expect(r.source.length).toBeGreaterThan(5);
+      expect(r.statement).not.toContain('\n');
+      expect(['cheap', 'full']).toContain(r.mode);
+      expect(['device', 'host', 'kernel']).toContain(r.side);
+    }
+  });
+
+  it('covers the reference rules the brief requires', () => {
+    for (const id of [
+      'PRI.CREDIT.LIMIT', 'PRI.PRGI.NO_REUSE', 'PRI.GROUP.LAST_CLOSES', 'PRI.STOP.NO_CREDIT', 'PRI.ENABLE.REQUIRED',
+      'PRI.RESP.UPRGI', 'PRI.RESP.PASID_FORM', 'HOST.RESP.ONE_PER_GROUP', 'HOST.RESP.AFTER_LAST', 'HOST.RESP.NO_PARTIAL',
+      'HOST.RESP.PASID_IFF_REQUIRED', 'HOST.RESP.CODE_DEFINED', 'HOST.STOP.NO_RESPONSE', 'HOST.CONSERVATION',
+      'VTD.PRQ.FULL_N_MINUS_1', 'VTD.PRQ.OVERFLOW_AUTORESP', 'VTD.DRAIN.COMPLETE', 'CORE.FLUSH.NOTHING_PENDING',
+      'CORE.FLUSH.NO_NEW_FAULTS', 'CORE.RESP.AT_MOST_ONCE', 'CORE.RESP.LATE_IS_NOT_ERROR', 'CORE.REMOVE.NO_LIVE_GROUP',
+      'CORE.REMOVE.NOTHING_LEFT', 'SVA.PASID.NO_STALE_MM', 'IOMMUFD.WRITE.ERROR_RETURNED', 'IOMMUFD.RESP.NO_FAILURE',
+      'LIVENESS.ALL_ANSWERED', 'CORE.PARTIAL.FREED',
+    ]) {
+      expect(RULE_IDS).toContain(id);
+    }
+  });
+
+  it('meta: every rule has a holding and a breaking case (the list of rules without one is empty)', () => {
+    expect(RULE_IDS.filter((id) => CASES[id] === undefined)).toEqual([]);
+    expect(Object.keys(CASES).filter((id) => !RULE_IDS.includes(id))).toEqual([]);
+  });
+});
+
+describe('rules, one holding and one breaking sequence each', () => {
+  for (const id of RULE_IDS) {
+    const c = CASES[id];
+    if (c === undefined) continue;
+    it(`${id}: holds on the good sequence (clean for every rule) and exercises it`, () => {
+      const m = run(c.good, c.opts);
+      expect(m.violations()).toEqual([]);
+      expect(m.rulesExercised()).toContain(id);
+    });
+    it(`${id}: is broken by the bad sequence`, () => {
+      const m = run(c.bad, c.opts);
+      const broken = m.violations().map((v) => v.rule);
+      expect(broken).toContain(id);
+      const v = m.violations().find((x) => x.rule === id)!;
+      expect(v.detail.length).toBeGreaterThan(10);
+      expect(v.time_ns).toBeGreaterThanOrEqual(0);
+    });
+  }
+});
+
+describe('Monitor modes and bookkeeping', () => {
+  it('off mode records nothing', () => {
+    const m = run(CASES['LIVENESS.ALL_ANSWERED']!.bad, { mode: 'off' });
+    expect(m.violationCount()).toBe(0);
+    expect(m.rulesExercised()).toEqual([]);
+  });
+
+  it('cheap mode checks only cheap rules', () => {
+    for (const id of RULE_IDS) {
+      const c = CASES[id]!;
+      const m = run(c.bad, { ...c.opts, mode: 'cheap' });
+      const full = RULES.filter((r) => r.mode === 'full').map((r) => r.id);
+      for (const r of m.rulesExercised()) expect(full).not.toContain(r);
+      if (RULES.find((r) => r.id === id)!.mode === 'cheap') expect(m.violations().map((v) => v.rule)).toContain(id);
+    }
+  });
+
+  it('caps stored violations but counts all', () => {
+    const evs: Ev[] = [];
+    for (let i = 0; i < 30; i++) evs.push(...group(0, { dev: 10 + i, prgi: i, reqs: [i], group: i, code: 2 }));
+    const m = run(seq(evs), { maxViolations: 5 });
+    expect(m.violations()).toHaveLength(5);
+    expect(m.violationCount()).toBe(30);
+    expect(m.violationsByRule()).toEqual({ 'HOST.RESP.CODE_DEFINED': 30 });
+  });
+
+  it('HOST.CONSERVATION: balance adds up (sent = answered + auto + dropped + lost + outstanding + in transit)', () => {
+    const evs = seq(
+      group(0, { prgi: 1, reqs: [1, 2, 3], group: 1 }),
+      group(0, { prgi: 2, reqs: [4], group: 2, noResponse: true }),
+      E(0, 'page_request', { dev: 0, pasid: 1, prgi: 3, req: 5, flags: 1 | 4 | 32 }),
+      E(0, 'queue_drop', { dev: 0, pasid: 1, prgi: 3, req: 5, iommu: 0, flags: 1 | 4 | 32 }),
+      E(0, 'auto_response', { dev: 0, pasid: 1, prgi: 3, req: 5, code: 0, resp_pasid: 1 }),
+      E(0, 'page_request', { dev: 0, pasid: 1, prgi: 4, req: 6, flags: 1 | 4 | 32 }),
+      E(0, 'queue_drop', { dev: 0, pasid: 1, prgi: 4, req: 6, iommu: 1, flags: 1 | 4 | 32 }),
+      E(0, 'page_request', { dev: 0, pasid: 1, prgi: 5, req: 7, flags: 1 | 32 }),
+    );
+    const m = run(evs);
+    const b = m.balance();
+    expect(b).toMatchObject({ sent: 7, answered: 3, autoAnswered: 1, dropped: 1, outstanding: 1, inTransit: 1 });
+    expect(b.answered + b.autoAnswered + b.dropped + b.lostByReset + b.outstanding + b.inTransit).toBe(b.sent);
+    expect(m.violationsByRule()).toEqual({ 'LIVENESS.ALL_ANSWERED': 1, 'HOST.CONSERVATION': 1 });
+  });
+
+  it('LIVENESS.ALL_ANSWERED: a PRI reset excuses unanswered groups (counted as lost)', () => {
+    const m = run(seq(group(0, { prgi: 1, reqs: [1, 2], group: 1, noResponse: true }), E(0, 'pri_control', { dev: 0, op: 2 })));
+    expect(m.violations()).toEqual([]);
+    expect(m.balance().lostByReset).toBe(2);
+  });
+
+  it('latency is measured from the L=1 arrival to the response', () => {
+    const m = run(seq(group(0, { prgi: 1, reqs: [1], group: 1 })));
+    const l = m.latency();
+    expect(l.count).toBe(1);
+    // page_request, queue_write(L=1 arrival) ... response_send: 5 events later, 10 ns apart.
+    expect(l.max).toBe(50);
+  });
+
+  it('error-response-per-request (bug): two responses for one group break HOST.RESP.ONE_PER_GROUP', () => {
+    const f = { dev: 0, pasid: 4, prgi: 9 };
+    const m = run(
+      seq(
+        E(0, 'page_request', { ...f, req: 1, flags: 1 | 32 }),
+        E(0, 'page_request', { ...f, req: 2, flags: 1 | 4 | 32 }),
+        E(0, 'queue_write', { ...f, req: 1, iommu: 0, depth: 1 }),
+        E(0, 'queue_write', { ...f, req: 2, iommu: 0, depth: 2 }),
+        E(0, 'fault_report', { ...f, req: 1, result: -22, flags: 1 | 32 }),
+        E(0, 'response_send', { ...f, group: -1, code: 1, source: 1 }),
+        E(0, 'fault_report', { ...f, req: 2, result: -22, flags: 1 | 4 | 32 }),
+        E(0, 'response_send', { ...f, group: -1, code: 1, source: 1 }),
+        E(0, 'response_recv', { ...f, code: 1, outcome: 0 }),
+        E(0, 'response_recv', { ...f, code: 1, outcome: 1 }),
+      ),
+    );
+    // Both requests were queued before the first answer, so the host sees one complete group.
+    expect(m.violationsByRule()).toEqual({ 'HOST.RESP.ONE_PER_GROUP': 1 });
+  });
+
+  it('rejects device ids outside the table (programmer error online)', () => {
+    const m = new Monitor({ mode: 'cheap', maxDevices: 4 });
+    expect(() => {
+      m.onEvent(0, 0, 9, 1, 1, 1, 5, 0);
+    }).toThrow(RangeError);
+  });
+});

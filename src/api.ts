@@ -67,7 +67,7 @@ class ResponseStats implements TraceSink {
   /** group id → (handler type, time formed). */
   private readonly live = new Map<number, { h: number; t: number }>();
   constructor(private readonly world: World) {}
-  onEvent(t: number, kind: number, _f0: number, _f1: number, _f2: number, f3: number, f4: number, f5: number): void {
+  onEvent(t: number, kind: number, _f0: number, _f1: number, _f2: number, f3: number, f4: number, _f5: number): void {
     switch (kind) {
       case TraceKind.RESPONSE_SEND: {
         if (f4 === PciRespCode.SUCCESS) this.success++;
@@ -149,7 +149,7 @@ export function simulate(scenario: Scenario, opts: SimulateOptions = {}): Simula
   world.tracer.addSink(stats);
   const untilNs = opts.untilNs ?? scenario.until_ns;
   let invariant: InvariantError | undefined;
-  let stopReason = 'drained';
+  let stopReason: string;
   try {
     stopReason = world.run(untilNs).reason;
   } catch (e) {

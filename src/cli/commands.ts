@@ -12,7 +12,6 @@ import {
   formatDiagnostic,
   formatSummary,
   loadScenario,
-  replayCommandLine,
   scenarioSchema,
   shippedScenarios,
   simulate,

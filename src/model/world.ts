@@ -148,7 +148,7 @@ export class World {
       // forces it into the other profiles.
       errorResponsePerRequest: profile === 'mainline' || this.bugs.has('error-response-per-request'),
     });
-    this.queue = this.core.queueAlloc(`${scenario.iommu.name}`, scenario.iopf.workers);
+    this.queue = this.core.queueAlloc(scenario.iommu.name, scenario.iopf.workers);
 
     // PCIe functions.
     scenario.devices.forEach((cfg, dev) => {

@@ -53,13 +53,13 @@ function describeInput(v: unknown): string {
   if (v === undefined) return 'nothing';
   if (typeof v === 'string') return `"${v}"`;
   if (typeof v === 'object') return v === null ? 'null' : Array.isArray(v) ? 'a list' : 'a mapping';
-  return String(v as number | boolean);
+  return typeof v === "number" || typeof v === "boolean" ? String(v) : typeof v;
 }
 
 function zodToDiagnostics(loc: Located, error: z.ZodError): Diagnostic[] {
   const out: Diagnostic[] = [];
   for (const issue of error.issues) {
-    const path = issue.path as PropertyKey[];
+    const path = issue.path;
     if (issue.code === 'unrecognized_keys') {
       for (const k of issue.keys) out.push(locate(loc, path, `unknown key "${k}"`, k));
       continue;

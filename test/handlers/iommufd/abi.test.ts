@@ -148,7 +148,7 @@ describe('struct iommu_hwpt_pgfault', () => {
 
   it('IOMMUFD.ABI.COMPOSE: fault record -> record with dev_id, cookie, length 0, reserved 0, flags/perm verbatim', () => {
     const f: FaultRecord = {
-      flags: FaultFlag.PASID_VALID | FaultFlag.LAST_PAGE | FaultFlag.PRIV_DATA,
+      flags: FaultFlag.PASID_VALID | FaultFlag.LAST_PAGE | FaultFlag.RESPONSE_NEEDS_PASID,
       pasid: 9,
       grpid: 0x42,
       perm: FaultPerm.READ | FaultPerm.EXEC,
@@ -170,7 +170,7 @@ describe('struct iommu_hwpt_pgfault', () => {
       cookie: 4,
     });
     // The kernel copies prm.flags unmasked: the undefined bit reaches user space.
-    expect(undefinedPgfaultFlags(rec.flags)).toBe(FaultFlag.PRIV_DATA);
+    expect(undefinedPgfaultFlags(rec.flags)).toBe(FaultFlag.RESPONSE_NEEDS_PASID);
     expect(undefinedPgfaultFlags(PgfaultFlag.PASID_VALID | PgfaultFlag.LAST_PAGE)).toBe(0);
     expect(() => pgfaultFromFault({ ...f, addr: 2 ** 53 }, 1, 1)).toThrow(RangeError);
   });

@@ -125,7 +125,8 @@ export function simulate(scenario: Scenario, opts: SimulateOptions = {}): Simula
   const mode: MonitorMode = opts.check ?? scenario.check;
   const queueCapacity = new Map<number, number>();
   const fam = scenario.iommu.family;
-  queueCapacity.set(0, fam === 'vtd' ? 2 ** (scenario.iommu.vtd.prq_order + 7) : fam === 'smmuv3' ? 2 ** scenario.iommu.smmuv3.priq_entries_log2 : scenario.iommu.amd.ppr_log_entries);
+  // VTD.PRQ.FULL_N_MINUS_1 is a VT-d rule: the SMMUv3 PRI queue uses all N entries (wrap bit).
+  if (fam === 'vtd') queueCapacity.set(0, 2 ** (scenario.iommu.vtd.prq_order + 7));
   const monitor = new Monitor({
     mode,
     queueCapacity,

@@ -99,6 +99,9 @@ export class AmdIommu implements IommuFrontend {
   private threadActive = false;
   private readonly entry = emptyPprLogEntry();
   private readonly scratch = emptyPprLogEntry();
+  /** The hardware's own buffer for writing a log entry: never the driver's decode buffer, which an
+   * entry in flight (decode latency) is still using. */
+  private readonly hwEntry = emptyPprLogEntry();
   private inflight: { rid: number; pasid: number; reqId: number; dev: number } | undefined;
   private readonly drains = new Map<number, DrainWaiter>();
   private nextDrain = 0;
@@ -162,7 +165,7 @@ export class AmdIommu implements IommuFrontend {
       tr.emit(TraceKind.QUEUE_DROP, msg.dev, msg.pasid, msg.prgi, msg.reqId, this.iommuIndex, msg.flags);
       return;
     }
-    const r = this.log.write(pprEntryFromMsg(msg, this.entry), msg.reqId, msg.dev);
+    const r = this.log.write(pprEntryFromMsg(msg, this.hwEntry), msg.reqId, msg.dev);
     if (r === 'written') {
       tr.emit(
         TraceKind.QUEUE_WRITE,
@@ -188,6 +191,8 @@ export class AmdIommu implements IommuFrontend {
       this.c.autoResponses++;
       const view = this.deps.device(msg.dev);
       const pasid = msg.pasid >= 0 && view.responsePasidRequired ? msg.pasid : -1;
+      // The request itself is lost (trace convention: every request is written or dropped).
+      tr.emit(TraceKind.QUEUE_DROP, msg.dev, msg.pasid, msg.prgi, msg.reqId, this.iommuIndex, msg.flags);
       tr.emit(TraceKind.AUTO_RESPONSE, msg.dev, msg.pasid, msg.prgi, msg.reqId, PciRespCode.SUCCESS, pasid);
       this.env.sim.after(this.env.latency.response_ns.sample(this.rng), this.kAuto, 0, 0, {
         dev: msg.dev,

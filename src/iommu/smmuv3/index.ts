@@ -95,6 +95,10 @@ export class Smmuv3Iommu implements IommuFrontend {
   private pendingMeta: { reqId: number; dev: number } = { reqId: 0, dev: 0 };
   private readonly entry = emptyPriqEntry();
   private readonly event = emptyEventRecord();
+  /** The hardware's own buffers for writing queue entries: never the driver's decode buffers,
+   * which an entry in flight (decode latency) is still using. */
+  private readonly hwEntry = emptyPriqEntry();
+  private readonly hwEvent = emptyEventRecord();
   private readonly drains = new Map<number, DrainWaiter>();
   private nextDrain = 0;
   /** The command queue: the SMMU consumes commands in order, each `response_ns` after issue. */
@@ -157,7 +161,7 @@ export class Smmuv3Iommu implements IommuFrontend {
   /** PRI queue write, or the overflow rules when it is full (SMMU.PRIQ.OVERFLOW, ..._AUTORESP). */
   private receivePri(msg: PageRequestMsg): void {
     const tr = this.env.tracer;
-    const e = priqEntryFromMsg(msg, this.entry);
+    const e = priqEntryFromMsg(msg, this.hwEntry);
     if (this.priq.write(e, msg.reqId, msg.dev)) {
       tr.emit(
         TraceKind.QUEUE_WRITE,
@@ -189,6 +193,8 @@ export class Smmuv3Iommu implements IommuFrontend {
       this.env.metrics.add('smmu.priq.auto_responses');
       const view = this.deps.device(msg.dev);
       const respPasid = msg.pasid >= 0 && view.responsePasidRequired ? msg.pasid : -1;
+      // The request itself is not written (trace convention: every request is written or dropped).
+      tr.emit(TraceKind.QUEUE_DROP, msg.dev, msg.pasid, msg.prgi, msg.reqId, this.iommuIndex, msg.flags);
       tr.emit(
         TraceKind.AUTO_RESPONSE,
         msg.dev,
@@ -225,7 +231,7 @@ export class Smmuv3Iommu implements IommuFrontend {
       (msg.flags & PrFlag.LAST) !== 0,
       'smmuv3 stall mode: a stalled transaction is a one-page group; a request with L=0 is a configuration error (set prg_pages: 1)',
     );
-    const rec = stallEventFromMsg(msg, this.event);
+    const rec = stallEventFromMsg(msg, this.hwEvent);
     const r = this.stallUnit.stall(
       {
         sid: msg.rid,

@@ -591,8 +591,10 @@ export class Monitor implements TraceSink {
     Monitor.fifoSet(this.stopReqs, req, dev);
     if (this.full) {
       // Armed: the requests that follow are tested against it.
-      this.mark(R.STOP_QUIESCE);
-      this.stopped.add(dpKey(dev, pasid));
+      if (!this.hostOnly) this.mark(R.STOP_QUIESCE);
+      // Host-only traces (ftrace) have no bind events, so a PASID reused after its Stop Marker
+      // cannot be told from a function that broke the rule: not checked there.
+      if (!this.hostOnly) this.stopped.add(dpKey(dev, pasid));
     }
   }
 

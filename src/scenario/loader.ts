@@ -150,6 +150,13 @@ function semanticChecks(loc: Located, s: Scenario): Diagnostic[] {
   s.bugs.forEach((b, i) => {
     if (!BUG_NAMES.includes(b)) err(['bugs', i], `unknown bug variant "${b}" (known: ${BUG_NAMES.join(', ')})`);
   });
+  const prq = s.iommu.vtd.prq_entries;
+  if (prq !== undefined) {
+    // PQA encodes the size as 2^(X+7) entries, X in 0..7: only powers of two from 128 to 16384.
+    if ((prq & (prq - 1)) !== 0 || prq < 128 || prq > 16384)
+      err(['iommu', 'vtd', 'prq_entries'], `expected a power of two from 128 to 16384 (PQA holds 2^(X+7) entries), got ${prq}`);
+    else s.iommu.vtd.prq_order = Math.log2(prq) - 7;
+  }
   const ppr = s.iommu.amd.ppr_log_entries;
   if ((ppr & (ppr - 1)) !== 0) err(['iommu', 'amd', 'ppr_log_entries'], `expected a power of two, got ${ppr}`);
   return out;

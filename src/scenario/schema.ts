@@ -77,6 +77,8 @@ const vtdSchema = z
   .strictObject({
     /** PQA size field X: the queue holds 2^(X+7) entries; Linux uses X=4 (2048 entries, 64 KiB). */
     prq_order: z.number().int().min(0).max(7).default(4),
+    /** The same size as an entry count (a power of two from 128 to 16384); overrides prq_order. */
+    prq_entries: posInt.optional(),
     /** Whether a response carries a PASID: `required` follows the device's bit (the seed's fix),
      * `request` whenever the request had one (mainline VT-d as read; bug vtd-response-pasid-always). */
     response_pasid: z.enum(['required', 'request']).default('required'),

@@ -55,6 +55,14 @@ describe('scenario loader', () => {
     expect(errorsOf(text)[0]).toMatch(/^x\.yaml:3:\d+: workloads\[0\]\.access\.exec: .*Execute/);
   });
 
+  it('impossible hardware: a VT-d PRQ size that is not a power of two', () => {
+    expect(errorsOf('iommu: { vtd: { prq_entries: 1000 } }\ndevices: [{ name: d, rid: 1 }]\n')[0]).toBe(
+      'x.yaml:1:30: iommu.vtd.prq_entries: expected a power of two from 128 to 16384 (PQA holds 2^(X+7) entries), got 1000',
+    );
+    const ok = parseScenario('iommu: { vtd: { prq_entries: 2048 } }\ndevices: [{ name: d, rid: 1 }]\n', 'x.yaml');
+    expect(ok.ok && ok.value.iommu.vtd.prq_order).toBe(4);
+  });
+
   it('cross references: unknown device and process are located', () => {
     const text = 'devices: [{ name: d, rid: 1 }]\nworkloads:\n  - { device: e, process: p, accesses: 1 }\n';
     const errs = errorsOf(text);

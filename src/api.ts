@@ -7,9 +7,10 @@ import type { Chooser } from './sim/random.js';
 import { InvariantError } from './sim/assert.js';
 import type { Scenario } from './scenario/schema.js';
 import type { TraceSink } from './trace/tracer.js';
-import { TraceKind, PciRespCode, HandlerType } from './trace/events.js';
+import { TraceKind, PciRespCode, HandlerType, RespSource } from './trace/events.js';
 import { World } from './model/world.js';
 import { Monitor, type MonitorMode } from './check/monitor.js';
+import { hintsFromScenario } from './check/hints.js';
 import type { RunReport } from './report/run-report.js';
 import type { Metrics, Percentiles } from './report/metrics.js';
 
@@ -20,6 +21,7 @@ export { scenarioSchema, type Scenario } from './scenario/schema.js';
 export { BUGS, BUG_NAMES, type BugVariant } from './scenario/bugs.js';
 export { RULES, RULE_IDS, type Rule } from './check/rules.js';
 export { checkJsonlFile, checkFtraceFile, type OfflineResult } from './check/offline.js';
+export { hintsFromScenario, ftraceDevicesFromScenario } from './check/hints.js';
 export { formatSummary } from './report/summary.js';
 export type { RunReport, Violation } from './report/run-report.js';
 export { InvariantError } from './sim/assert.js';
@@ -41,6 +43,8 @@ export interface SimulateOptions {
   recordChoices?: boolean;
   /** How to name the scenario in the replay command (a path or shipped name). */
   scenarioRef?: string;
+  /** Called with the built world before the run (benchmarks add their own engine events here). */
+  setup?: (world: World) => void;
 }
 
 export interface SimulateResult {
@@ -64,21 +68,25 @@ class ResponseStats implements TraceSink {
   creditStalls = 0;
   dmaDone = 0;
   dmaFailed = 0;
-  /** group id → (handler type, time formed). */
-  private readonly live = new Map<number, { h: number; t: number }>();
+  /** group id → time formed × 4 + handler type (a number, not an object: no allocation per group). */
+  private readonly live = new Map<number, number>();
   constructor(private readonly world: World) {}
-  onEvent(t: number, kind: number, _f0: number, _f1: number, _f2: number, f3: number, f4: number, _f5: number): void {
+  onEvent(t: number, kind: number, _f0: number, _f1: number, _f2: number, f3: number, f4: number, f5: number): void {
     switch (kind) {
       case TraceKind.RESPONSE_SEND: {
+        // A negative code is a late attempt the core did not send (no response on the wire).
+        if (f4 < 0) break;
         if (f4 === PciRespCode.SUCCESS) this.success++;
         else if (f4 === PciRespCode.INVALID) this.invalid++;
         else if (f4 === PciRespCode.FAILURE) this.failure++;
         else this.other++;
         const g = this.live.get(f3);
         if (g !== undefined) {
-          // SVA records its own 'sva_ns' (group formed → answered); iommufd's is measured here.
+          // SVA records its own 'sva_ns' (group formed → answered); iommufd's is measured here,
+          // on user space's answers only (detach/replace/destroy auto-responses are teardown,
+          // not handling, as SVA's flush answers are not in sva_ns).
           this.live.delete(f3);
-          if (g.h === HandlerType.IOMMUFD) this.world.metrics.record('iommufd_ns', t - g.t);
+          if (g % 4 === HandlerType.IOMMUFD && f5 === RespSource.GROUP) this.world.metrics.record('iommufd_ns', t - Math.floor(g / 4));
         }
         break;
       }
@@ -87,11 +95,11 @@ class ResponseStats implements TraceSink {
         break;
       case TraceKind.GROUP_FORM:
         this.groups++;
-        this.live.set(f3, { h: HandlerType.SVA, t });
+        this.live.set(f3, t * 4 + HandlerType.SVA);
         break;
       case TraceKind.HANDLER_START: {
         const g = this.live.get(f3);
-        if (g !== undefined) g.h = f4;
+        if (g !== undefined) this.live.set(f3, g - (g % 4) + f4);
         break;
       }
       case TraceKind.CREDIT_STALL:
@@ -123,18 +131,8 @@ export function replayCommandLine(ref: string, seed: number, bugs: readonly stri
 export function simulate(scenario: Scenario, opts: SimulateOptions = {}): SimulateResult {
   const seed = opts.seed ?? scenario.seed ?? 1;
   const mode: MonitorMode = opts.check ?? scenario.check;
-  const queueCapacity = new Map<number, number>();
   const fam = scenario.iommu.family;
-  // VTD.PRQ.FULL_N_MINUS_1 is a VT-d rule: the SMMUv3 PRI queue uses all N entries (wrap bit).
-  if (fam === 'vtd') queueCapacity.set(0, 2 ** (scenario.iommu.vtd.prq_order + 7));
-  const monitor = new Monitor({
-    mode,
-    queueCapacity,
-    overflowAutoResponse: new Map([[0, fam !== 'amd' || scenario.iommu.amd.overflow_autoresp]]),
-    deviceRequiresPasid: (dev) => scenario.devices[dev]?.pri.response_pasid_required,
-    creditAllocation: (dev) => scenario.devices[dev]?.pri.allocation,
-    flushContract: scenario.kernel === 'seed' ? 'seed' : 'workqueue',
-  });
+  const monitor = new Monitor({ mode, ...hintsFromScenario(scenario) });
   const sinks: TraceSink[] = [];
   if (mode !== 'off') sinks.push(monitor);
   sinks.push(...(opts.sinks ?? []));
@@ -148,6 +146,7 @@ export function simulate(scenario: Scenario, opts: SimulateOptions = {}): Simula
   });
   const stats = new ResponseStats(world);
   world.tracer.addSink(stats);
+  opts.setup?.(world);
   const untilNs = opts.untilNs ?? scenario.until_ns;
   let invariant: InvariantError | undefined;
   let stopReason: string;

@@ -137,6 +137,7 @@ const R = {
   REMOVE_LIVE: ruleIndex('CORE.REMOVE.NO_LIVE_GROUP'),
   REMOVE_LEFT: ruleIndex('CORE.REMOVE.NOTHING_LEFT'),
   PARTIAL_FREED: ruleIndex('CORE.PARTIAL.FREED'),
+  ONE_PASID: ruleIndex('CORE.GROUP.ONE_PASID'),
   STALE_MM: ruleIndex('SVA.PASID.NO_STALE_MM'),
   WRITE_RET: ruleIndex('IOMMUFD.WRITE.ERROR_RETURNED'),
   NO_FAILURE: ruleIndex('IOMMUFD.RESP.NO_FAILURE'),
@@ -638,7 +639,11 @@ export class Monitor implements TraceSink {
         }
       }
     }
-    if (outcome === RecvOutcome.MATCHED && st !== D_IDLE) this.deviceGroupDone(dev, s, code);
+    // A response of the wrong PASID form still ends the group at the function (it matched the PRG
+    // index; the form error is latched, pcie/function.ts onResponse): the index is free again.
+    if ((outcome === RecvOutcome.MATCHED || outcome === RecvOutcome.PASID_FORM_ERROR) && st !== D_IDLE) {
+      this.deviceGroupDone(dev, s, code);
+    }
   }
 
   private deviceGroupDone(dev: number, s: number, code: number): void {
@@ -915,11 +920,18 @@ export class Monitor implements TraceSink {
     const s = this.slotOf(dev, prgi);
     if (this.devRemoved[dev] === 1) this.violate(R.REMOVE_LEFT, `group ${group} formed for removed device ${dev}`);
     // The core moves every partial of the same grpid (PASID not compared) into the group.
+    this.mark(R.ONE_PASID);
     const list = this.partialsBySlot.get(s);
     if (list !== undefined) {
       for (const req of list) {
         const p = this.partials.get(req);
-        if (p !== undefined && p.dev === dev && p.prgi === prgi) this.partials.delete(req);
+        if (p !== undefined && p.dev === dev && p.prgi === prgi) {
+          this.partials.delete(req);
+          // linux-iopf §3 step 5, observation (b): a partial of another PASID joins the group.
+          if (p.pasid !== pasid) {
+            this.violate(R.ONE_PASID, `group ${group} of device ${dev} PASID ${pasid} (PRG index ${prgi}) gathers partial fault ${req} of PASID ${p.pasid}`);
+          }
+        }
       }
       this.partialsBySlot.delete(s);
     }
@@ -952,7 +964,9 @@ export class Monitor implements TraceSink {
   }
 
   private groupAnswered(dev: number, group: number, code: number, source: number): void {
-    if (group < 0) return;
+    // Report-path error responses, driver checks and hardware answers name no core group (the
+    // drivers put the request id in `group` there).
+    if (group < 0 || source === RespSource.REPORT_ERROR || source === RespSource.DRIVER_CHECK || source === RespSource.HARDWARE) return;
     const g = this.groups.get(group);
     this.mark(R.AT_MOST_ONCE);
     if (g === undefined) {
@@ -987,7 +1001,9 @@ export class Monitor implements TraceSink {
     this.mark(R.FLUSH_PENDING);
     const wqOnly = pasid < 0 || this.opts.flushContract === 'workqueue';
     for (const [id, g] of this.groups) {
-      if (g.dev === dev && g.live && (pasid < 0 || g.pasid === pasid) && (!wqOnly || g.handler === HandlerType.SVA)) {
+      // iommufd's handler only queues the group for user space: user space holding it is not a
+      // handler still running (the 'seed' contract's pending check below covers it).
+      if (g.dev === dev && g.live && (pasid < 0 || g.pasid === pasid) && g.handler !== HandlerType.IOMMUFD && (!wqOnly || g.handler === HandlerType.SVA)) {
         this.violate(R.FLUSH_PENDING, `handler of group ${id} (device ${dev} PASID ${g.pasid}) still runs after the flush`);
       }
     }

@@ -55,6 +55,7 @@ export interface JsonlCheckOptions extends OfflineOptions {
   readonly overflowAutoResponse?: MonitorOptions['overflowAutoResponse'];
   readonly deviceRequiresPasid?: MonitorOptions['deviceRequiresPasid'];
   readonly creditAllocation?: MonitorOptions['creditAllocation'];
+  readonly flushContract?: MonitorOptions['flushContract'];
   readonly maxDevices?: number;
 }
 
@@ -114,6 +115,7 @@ export async function checkJsonl(source: string | Readable, opts: JsonlCheckOpti
   if (opts.overflowAutoResponse !== undefined) mopts.overflowAutoResponse = opts.overflowAutoResponse;
   if (opts.deviceRequiresPasid !== undefined) mopts.deviceRequiresPasid = opts.deviceRequiresPasid;
   if (opts.creditAllocation !== undefined) mopts.creditAllocation = opts.creditAllocation;
+  if (opts.flushContract !== undefined) mopts.flushContract = opts.flushContract;
   if (opts.maxViolations !== undefined) mopts.maxViolations = opts.maxViolations;
   const m = new Monitor(mopts);
   const diags = new Diagnostics(opts.maxDiagnostics ?? 1000);

@@ -247,6 +247,14 @@ export const RULES: readonly Rule[] = [
     ftrace: false,
   },
   {
+    id: 'CORE.GROUP.ONE_PASID',
+    side: 'kernel',
+    source: 'iommu_report_device_fault() step 5 (partials gathered by grpid, PASID not compared); linux-iopf §3 observation (b)',
+    statement: "Every fault gathered into a group has the group's PASID (no partial of another PASID joins it).",
+    mode: 'full',
+    ftrace: false,
+  },
+  {
     id: 'SVA.PASID.NO_STALE_MM',
     side: 'kernel',
     source: 'iommu-sva.c PASID lifetime; linux-iopf §7',

@@ -10,6 +10,8 @@ import {
   checkFtraceFile,
   checkJsonlFile,
   formatDiagnostic,
+  ftraceDevicesFromScenario,
+  hintsFromScenario,
   formatSummary,
   loadScenario,
   scenarioSchema,
@@ -125,9 +127,14 @@ function parseDeviceHints(hints: readonly string[]): Map<number, { pasidRequired
   return out;
 }
 
-export async function checkCommand(path: string, o: { format: 'auto' | 'jsonl' | 'ftrace'; device: string[]; json?: boolean }): Promise<void> {
+export async function checkCommand(
+  path: string,
+  o: { format: 'auto' | 'jsonl' | 'ftrace'; device: string[]; scenario?: string; json?: boolean },
+): Promise<void> {
   await wrapAsync(async () => {
-    const devices = parseDeviceHints(o.device);
+    const scenario = o.scenario !== undefined ? load(o.scenario).scenario : undefined;
+    const devices = scenario !== undefined ? ftraceDevicesFromScenario(scenario) : new Map<number, { pasidRequired: boolean }>();
+    for (const [rid, d] of parseDeviceHints(o.device)) devices.set(rid, d);
     let fd: number;
     try {
       fd = openSync(path, 'r');
@@ -138,7 +145,7 @@ export async function checkCommand(path: string, o: { format: 'auto' | 'jsonl' |
     const fmt = o.format === 'auto' ? (path.endsWith('.jsonl') ? 'jsonl' : 'ftrace') : o.format;
     const res: OfflineResult =
       fmt === 'jsonl'
-        ? await checkJsonlFile(path, { mode: 'full' })
+        ? await checkJsonlFile(path, { mode: 'full', ...(scenario !== undefined ? hintsFromScenario(scenario) : {}) })
         : await checkFtraceFile(path, { mode: 'full', devices });
     if (o.json === true) printJson({ file: path, ...res });
     else {

@@ -48,6 +48,7 @@ export function buildProgram(): Command {
     .argument('<trace>', 'trace file; .jsonl is read as iopf JSONL, anything else as ftrace text')
     .addOption(new Option('--format <fmt>', 'input format').choices(['auto', 'jsonl', 'ftrace']).default('auto'))
     .option('--device <rid:pasid-required>', 'ftrace: a device hint like 00:02.0:1 or 0x10:0 (repeatable)', collect, [])
+    .option('--scenario <scenario>', 'take the hardware and kernel hints (PASID-required bits, queue size, flush contract) from this scenario')
     .option('--json', 'print one JSON document')
     .action(checkCommand);
 

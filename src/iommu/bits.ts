@@ -19,8 +19,11 @@ export const MAX_PAGE_NUM = 2 ** 52 - 1;
  * Assert that `value` is an integer in [0, 2^bits). Out-of-range fields are programmer errors in
  * the model (the hardware field cannot hold them), so they throw instead of truncating silently.
  */
+/** 2^0 .. 2^64 (assertField runs per encoded field: no Math.pow per call). */
+const POW2: readonly number[] = Array.from({ length: 65 }, (_, i) => 2 ** i);
+
 export function assertField(name: string, value: number, bits: number): void {
-  if (!Number.isInteger(value) || value < 0 || value > 2 ** bits - 1) {
+  if (!Number.isInteger(value) || value < 0 || value > (POW2[bits] ?? 2 ** bits) - 1) {
     throw new RangeError(`${name}=${value} does not fit in ${bits} bits`);
   }
 }

@@ -67,6 +67,10 @@ export interface IopfCoreOptions {
   errorResponsePerRequest?: boolean;
 }
 
+/** RESPONSE_SEND code of a late response attempt the core ignored (below every -errno; the
+ * checker's LATE_IGNORED). */
+export const LATE_IGNORED = -4096;
+
 /** reportDeviceFaultStep(): the report waits for a lock; the result comes through the continuation. */
 export const REPORT_PENDING = 1;
 
@@ -631,8 +635,10 @@ export class IopfCore {
    * v6.7: searches the pending copies by grpid (and PASID when the fault needs one in the
    * response), answers the first match — possibly another group's — and -EINVAL when none matches.
    */
-  groupResponse(group: IopfGroup, code: RespCodeValue): KResult {
-    return this.respond(group, code, RespSource.GROUP);
+  groupResponse(group: IopfGroup, code: RespCodeValue, source: number = RespSource.GROUP): KResult {
+    // `source` only labels the trace: iommufd's auto-responses (detach/replace/destroy) call
+    // iopf_group_response() like a handler does, but they are not user space's answers.
+    return this.respond(group, code, source);
   }
 
   private respond(group: IopfGroup, code: RespCodeValue, source: number): KResult {
@@ -662,14 +668,17 @@ export class IopfCore {
       }
       this.stats.lateResponses++;
       this.env.metrics.add('iopf.warn.no_pending_prq');
+      this.traceLate(group, source, err('EINVAL'));
       return err('EINVAL');
     }
     if (!group.pendingLinked) {
       this.stats.lateResponses++;
       if (this.bugLateResponseError) {
         this.env.metrics.add('iopf.warn.no_pending_prq');
+        this.traceLate(group, source, err('EINVAL'));
         return err('EINVAL');
       }
+      this.traceLate(group, source, LATE_IGNORED);
       return 0;
     }
     this.unlink(group);
@@ -677,6 +686,14 @@ export class IopfCore {
     this.stats.answeredFaults += group.faults.length;
     this.sendResponse(param, group.lastFault, code, source);
     return 0;
+  }
+
+  /** A response attempt for a group no longer pending: nothing goes on the wire; traced as
+   * response_send with a negative code (the checker's convention, CORE.RESP.LATE_IS_NOT_ERROR):
+   * LATE_IGNORED when the caller gets 0, -errno when it gets an error. */
+  private traceLate(group: IopfGroup, source: number, code: number): void {
+    const f = group.lastFault;
+    this.env.tracer.emit(TraceKind.RESPONSE_SEND, group.dev, pasidOf(f), f.grpid, group.id, code, source);
   }
 
   /**

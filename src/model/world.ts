@@ -11,9 +11,9 @@ import { Sim } from '../sim/engine.js';
 import type { Chooser } from '../sim/random.js';
 import { RandomChooser, Rng } from '../sim/random.js';
 import type { Continuation } from '../sim/sync.js';
-import type { KResult } from '../sim/errno.js';
+import { err, type KResult } from '../sim/errno.js';
 import { Tracer, type TraceSink } from '../trace/tracer.js';
-import { TraceKind } from '../trace/events.js';
+import { HandlerType, RespSource, TraceKind } from '../trace/events.js';
 import type { Scenario, Ratio } from '../scenario/schema.js';
 import { Metrics } from '../report/metrics.js';
 import { compileLatencies, type ModelEnv } from './env.js';
@@ -26,7 +26,7 @@ import { AmdIommu } from '../iommu/amd/index.js';
 import { IopfCore, type KernelProfile } from '../iopf/core.js';
 import type { IopfQueue } from '../iopf/fault-param.js';
 import type { AttachHandle, IopfDomain, IopfGroup } from '../iopf/group.js';
-import { RespCode, type RespCodeValue } from '../iopf/types.js';
+import { FaultFlag, RespCode, type RespCodeValue } from '../iopf/types.js';
 import { Sva } from '../handlers/sva/sva.js';
 import { SvaMmPasids, PasidAllocator, maxPasidsForWidth } from '../handlers/sva/pasid-allocator.js';
 import { FaultObject } from '../handlers/iommufd/fault-object.js';
@@ -98,11 +98,14 @@ export class World {
   /** (dev, pasid) → mm for iommufd attachments (the VMM's guest memory). */
   private readonly iommufdMm = new Map<number, AddressSpace>();
   private readonly devByRid = new Map<number, PciFunction>();
+  /** (dev, pasid) whose PASID table entry is torn down while its detach drains (iommufd). */
+  private readonly tornDown = new Set<number>();
   private readonly kArrive: number;
   private readonly kAction: number;
   private readonly kUnbindQuiet: number;
   private readonly kUnbindDone: number;
   private readonly kRemoved: number;
+  private readonly kIommufdDrained: number;
   private readonly chooser: Chooser;
   readonly actionsFailed: string[] = [];
   private nextAttachId = 1;
@@ -180,7 +183,7 @@ export class World {
       },
       deviceByRid: (rid) => this.devByRid.get(rid),
       device: (dev) => this.devices[dev]!,
-      priEnabledFor: (dev, pasid) => this.core.attached(dev, pasid) !== undefined,
+      priEnabledFor: (dev, pasid) => this.core.attached(dev, pasid) !== undefined && !this.tornDown.has(pairKey(dev, pasid)),
       invalidateDevTlb: (dev, pasid, cont) => {
         this.devices[dev]!.invalidate(pasid, cont);
       },
@@ -256,6 +259,10 @@ export class World {
       b.state = BindState.UNBOUND;
     });
     this.kRemoved = sim.registerKind('action:removed', () => undefined);
+    this.kIommufdDrained = sim.registerKind('action:iommufd-detach-drained', (i) => {
+      const b = this.bindings[i]!;
+      if (b.iommufd !== undefined) this.detachIommufd(b, false, true);
+    });
 
     // Bindings for every (device, process) pair traffic or actions name.
     const pair = (dev: number, proc: number): Binding => {
@@ -356,29 +363,60 @@ export class World {
       return;
     }
     mm.grab(); // the hwpt keeps the VMM's memory alive
-    const attachId = this.nextAttachId++;
-    const fo = fault >= 0 ? this.faults[fault]! : undefined;
-    const vmm = fault >= 0 ? this.vmms[fault]! : undefined;
-    const domain = new IommufdDomain(
-      this.nextDomainId++,
-      fo === undefined
-        ? undefined
-        : (g: IopfGroup) => {
-            fo.deliver(g);
-            vmm!.wake();
-            return 0;
-          },
-    );
-    if (fo !== undefined) fo.addHwptUser();
-    const handle: AttachHandle = { id: attachId, domain, mm: null, devId: dev };
+    const handle = this.iommufdHandle(dev, fault);
+    if (fault >= 0) this.faults[fault]!.addHwptUser();
     const r = this.core.attach(dev, pasid, handle);
     assert(r === 0, 'world: iommufd attach on an occupied PASID');
     this.iommufdMm.set(pairKey(dev, pasid), mm);
     b.pasid = pasid;
     b.state = BindState.BOUND;
-    b.iommufd = { fault, attachId };
+    b.iommufd = { fault, attachId: handle.id };
     this.devices[dev]!.startPasid(pasid);
     this.tracer.emit(TraceKind.BIND, dev, pasid, -1, mm.id, 0, 0);
+  }
+
+  /**
+   * A new attach handle on an iommufd hwpt: fault-capable on fault object `fault` (its domain's
+   * iopf handler is iommufd_fault_iopf_handler: queue the group, wake the reader, return 0), or a
+   * plain paging hwpt (fault < 0) whose domain has no iopf handler.
+   */
+  private iommufdHandle(dev: number, fault: number): AttachHandle {
+    const attachId = this.nextAttachId++;
+    const fo = fault >= 0 ? this.faults[fault]! : undefined;
+    const vmm = fault >= 0 ? this.vmms[fault]! : undefined;
+    const domain = new IommufdDomain(
+      this.nextDomainId++,
+      fo === undefined || vmm === undefined
+        ? undefined
+        : (g: IopfGroup) => {
+            // The handler runs to completion in the report path (it only queues), so its hold on
+            // the group opens and closes at once; the group then waits on the fault object.
+            const f = g.lastFault;
+            const pasid = (f.flags & FaultFlag.PASID_VALID) !== 0 ? f.pasid : -1;
+            this.tracer.emit(TraceKind.HANDLER_START, g.dev, pasid, f.grpid, g.id, HandlerType.IOMMUFD, -1);
+            fo.deliver(g);
+            this.tracer.emit(TraceKind.HANDLER_END, g.dev, pasid, f.grpid, g.id, 0, 0);
+            vmm.wake();
+            return 0;
+          },
+    );
+    return { id: attachId, domain, mm: null, devId: dev };
+  }
+
+  /**
+   * Set while the world runs an iommufd teardown (detach, replace, destroy): every response the
+   * fault object sends meanwhile is an auto-response (iommufd_auto_response_faults), not a write().
+   */
+  private iommufdAuto = false;
+
+  private iommufdTeardown<T>(fn: () => T): T {
+    assert(!this.iommufdAuto, 'world: nested iommufd teardown');
+    this.iommufdAuto = true;
+    try {
+      return fn();
+    } finally {
+      this.iommufdAuto = false;
+    }
   }
 
   /** The fault object's host: iopf_group_response + free; SUCCESS means the VMM mapped the pages. */
@@ -390,7 +428,7 @@ export class World {
         mm.putUser();
       }
     }
-    this.core.groupResponse(group, code);
+    this.core.groupResponse(group, code, this.iommufdAuto ? RespSource.IOMMUFD_AUTO : RespSource.GROUP);
     this.core.freeGroup(group);
   }
 
@@ -439,26 +477,41 @@ export class World {
       case 'iommufd_destroy': {
         const f = this.faultIdx.get(a.fault)!;
         const fo = this.faults[f]!;
+        // IOMMU_DESTROY while the fd still holds its reference is -EBUSY: refuse before touching
+        // the attachments, so a failed destroy changes nothing.
+        if (!fo.isClosed() && !fo.isDestroyed()) {
+          this.actionsFailed.push(`iommufd_destroy ${a.fault}: ${err('EBUSY')} (fd open)`);
+          break;
+        }
         // No hwpt may use the object any more: detach what still does (as the VMM would).
         for (const b of this.bindings) if (b.iommufd?.fault === f && b.state === BindState.BOUND) this.detachIommufd(b, false);
-        const r = fo.destroy();
+        const r = this.iommufdTeardown(() => fo.destroy());
         if (r !== 0) this.actionsFailed.push(`iommufd_destroy ${a.fault}: ${r}`);
         else this.tracer.emit(TraceKind.IOMMUFD_LIFECYCLE, -1, -1, -1, f, 1, 0);
         break;
       }
       case 'iommufd_detach': {
         const b = this.pairOf(dev, proc);
-        if (b.iommufd === undefined || b.state !== BindState.BOUND) this.actionsFailed.push(`iommufd_detach ${a.device}/${a.process}: not attached`);
-        else this.detachIommufd(b, true);
+        if (b.iommufd === undefined || b.state !== BindState.BOUND) {
+          this.actionsFailed.push(`iommufd_detach ${a.device}/${a.process}: not attached`);
+          break;
+        }
+        // iommu_detach_device_pasid() → the driver's remove_dev_pasid drains the PASID's page
+        // requests and flushes the fault queue for it (VT-d intel_drain_pasid_prq(), which the
+        // seed changes to iopf_queue_flush_dev(dev, pasid)) before iommufd auto-responds.
+        // The PASID entry goes first (intel_pasid_tear_down_entry): requests still coming are
+        // refused by the hardware's checks. The attach handle stays until the driver returns, so
+        // what the queue still holds is reported to the handler as usual while the drain waits.
+        for (let w = 0; w < this.workloads.length; w++) if (this.workloadPair[w] === b) this.workloads[w]!.stop();
+        b.state = BindState.STOPPING;
+        this.tornDown.add(pairKey(dev, b.pasid));
+        this.iommu.drainPasid(dev, b.pasid, { kind: this.kIommufdDrained, a: b.index, b: 0 });
         break;
       }
       case 'iommufd_replace': {
         const b = this.pairOf(dev, proc);
-        if (b.iommufd === undefined || b.iommufd.fault < 0) this.actionsFailed.push(`iommufd_replace ${a.device}/${a.process}: not attached to a fault object`);
-        else {
-          this.faults[b.iommufd.fault]!.replace(b.iommufd.attachId);
-          this.tracer.emit(TraceKind.IOMMUFD_LIFECYCLE, dev, b.pasid, -1, b.iommufd.fault, 3, 0);
-        }
+        if (b.iommufd === undefined || b.iommufd.fault < 0 || b.state !== BindState.BOUND) this.actionsFailed.push(`iommufd_replace ${a.device}/${a.process}: not attached to a fault object`);
+        else this.replaceIommufd(b);
         break;
       }
       default:
@@ -466,16 +519,44 @@ export class World {
     }
   }
 
+  /**
+   * IOMMU_HWPT_REPLACE of the attachment's fault-capable hwpt by a new one on the same fault
+   * object (iommufd_fault_domain_replace_dev): the new handle takes the PASID in one step (no
+   * request slips between), then the old handle's groups — queued or awaiting a response — are
+   * answered INVALID. Traffic goes on through the new handle.
+   */
+  private replaceIommufd(b: Binding): void {
+    const att = b.iommufd!;
+    const fo = this.faults[att.fault]!;
+    const handle = this.iommufdHandle(b.dev, att.fault);
+    fo.addHwptUser();
+    const old = this.core.detach(b.dev, b.pasid);
+    assert(old?.id === att.attachId, 'world: iommufd replace of a PASID attached elsewhere');
+    const r = this.core.attach(b.dev, b.pasid, handle);
+    assert(r === 0, 'world: iommufd replace: attach failed');
+    b.iommufd = { fault: att.fault, attachId: handle.id };
+    this.iommufdTeardown(() => fo.replace(att.attachId));
+    fo.removeHwptUser();
+    this.tracer.emit(TraceKind.IOMMUFD_LIFECYCLE, b.dev, b.pasid, -1, att.fault, 3, 0);
+  }
+
   /** iommufd detach: the handle goes (new requests fail the hardware's checks), then every group
    * of the attachment — queued or awaiting a response — is answered INVALID (reference §9). */
-  private detachIommufd(b: Binding, stopTraffic: boolean): void {
+  private detachIommufd(b: Binding, stopTraffic: boolean, drained = false): void {
     const att = b.iommufd!;
     if (stopTraffic) for (let w = 0; w < this.workloads.length; w++) if (this.workloadPair[w] === b) this.workloads[w]!.stop();
     b.state = BindState.UNBOUND;
     this.core.detach(b.dev, b.pasid);
+    this.tornDown.delete(pairKey(b.dev, b.pasid));
     this.iommufdMm.delete(pairKey(b.dev, b.pasid));
     if (att.fault >= 0) {
-      this.faults[att.fault]!.detach(att.attachId);
+      // The seed predates iommufd's auto-response: its iopf_queue_flush_dev(dev, pasid) in the
+      // drain is what answers the groups user space still holds ("iommufd responses [are]
+      // received after this flush", seed thread); user space's own answers then come late.
+      if (!(drained && this.scenario.kernel === 'seed')) {
+        const fo = this.faults[att.fault]!;
+        this.iommufdTeardown(() => fo.detach(att.attachId));
+      }
       this.faults[att.fault]!.removeHwptUser();
     }
     this.tracer.emit(TraceKind.IOMMUFD_LIFECYCLE, b.dev, b.pasid, -1, att.fault, 2, 0);

@@ -115,6 +115,7 @@ export class PciFunction implements DeviceView {
   private readonly invWaiters: InvWaiter[] = [];
 
   private reqSeq = 0;
+  private readonly scratchAccess: TranslateAccess = { write: false, exec: false, priv: false };
   private readonly rng: Rng;
   private readonly kAts: number;
   private readonly kDma: number;
@@ -234,8 +235,10 @@ export class PciFunction implements DeviceView {
   private bump(map: Map<number, number>, pasid: number, by: number): number {
     const v = (map.get(pasid) ?? 0) + by;
     assert(v >= 0, 'PciFunction: per-PASID count went negative');
-    if (v === 0) map.delete(pasid);
-    else map.set(pasid, v);
+    // A zero count stays in the map (readers treat absent and 0 alike): deleting and re-inserting
+    // the key on every access of an idle PASID is Map churn on the hot path; the map is bounded by
+    // the PASIDs the function has used.
+    map.set(pasid, v);
     return v;
   }
 
@@ -293,11 +296,11 @@ export class PciFunction implements DeviceView {
     const a = this.pool[s]!;
     assert(a.phase === Phase.TRANSLATING, 'PciFunction: ATS completion for an access not translating');
     const tr = this.env.tracer;
-    const access: TranslateAccess = {
-      write: (a.flags & PrFlag.WRITE) !== 0,
-      exec: (a.flags & PrFlag.EXEC) !== 0,
-      priv: (a.flags & PrFlag.PRIV) !== 0,
-    };
+    // One scratch object per function: translate() reads it synchronously and keeps no reference.
+    const access = this.scratchAccess;
+    access.write = (a.flags & PrFlag.WRITE) !== 0;
+    access.exec = (a.flags & PrFlag.EXEC) !== 0;
+    access.priv = (a.flags & PrFlag.PRIV) !== 0;
     a.need = 0;
     for (let i = 0; i < a.pages; i++) {
       const page = a.firstPage + i;

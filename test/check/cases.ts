@@ -360,6 +360,41 @@ export const CASES: Record<string, RuleCase> = {
       E(0, 'discard_partial', { iommu: 0, count: 0 }),
     ),
   },
+  'CORE.GROUP.ONE_PASID': {
+    // A partial of PASID 2 is left behind (its L=1 dropped and auto-answered); the same PRG index
+    // then carries a group of PASID 1. Good: the overflow's discard_partial frees it first.
+    good: seq(
+      E(0, 'page_request', { dev: 0, pasid: 2, prgi: 3, req: 1, flags: R | P }),
+      E(0, 'queue_write', { dev: 0, pasid: 2, prgi: 3, req: 1, iommu: 0, depth: 1 }),
+      E(0, 'fault_report', { dev: 0, pasid: 2, prgi: 3, req: 1, result: 0, flags: R | P }),
+      E(0, 'partial_add', { dev: 0, pasid: 2, prgi: 3, req: 1 }),
+      E(0, 'page_request', { dev: 0, pasid: 2, prgi: 3, req: 2, flags: R | P | L }),
+      E(0, 'queue_drop', { dev: 0, pasid: 2, prgi: 3, req: 2, iommu: 0, flags: R | P | L }),
+      E(0, 'auto_response', { dev: 0, pasid: 2, prgi: 3, req: 2, code: 0, resp_pasid: 2 }),
+      E(0, 'response_recv', { dev: 0, pasid: 2, prgi: 3, code: 0, outcome: 0 }),
+      E(0, 'partial_free', { dev: 0, pasid: 2, prgi: 3, req: 1, reason: 0 }),
+      E(SAME, 'discard_partial', { iommu: 0, count: 1 }),
+      group(0, { prgi: 3, reqs: [3], group: 1 }),
+    ),
+    bad: seq(
+      E(0, 'page_request', { dev: 0, pasid: 2, prgi: 3, req: 1, flags: R | P }),
+      E(0, 'queue_write', { dev: 0, pasid: 2, prgi: 3, req: 1, iommu: 0, depth: 1 }),
+      E(0, 'fault_report', { dev: 0, pasid: 2, prgi: 3, req: 1, result: 0, flags: R | P }),
+      E(0, 'partial_add', { dev: 0, pasid: 2, prgi: 3, req: 1 }),
+      E(0, 'page_request', { dev: 0, pasid: 2, prgi: 3, req: 2, flags: R | P | L }),
+      E(0, 'queue_drop', { dev: 0, pasid: 2, prgi: 3, req: 2, iommu: 0, flags: R | P | L }),
+      E(0, 'auto_response', { dev: 0, pasid: 2, prgi: 3, req: 2, code: 0, resp_pasid: 2 }),
+      E(0, 'response_recv', { dev: 0, pasid: 2, prgi: 3, code: 0, outcome: 0 }),
+      E(0, 'page_request', { dev: 0, pasid: 1, prgi: 3, req: 3, flags: R | P | L }),
+      E(0, 'queue_write', { dev: 0, pasid: 1, prgi: 3, req: 3, iommu: 0, depth: 1 }),
+      E(0, 'fault_report', { dev: 0, pasid: 1, prgi: 3, req: 3, result: 0, flags: R | P | L }),
+      E(0, 'group_form', { dev: 0, pasid: 1, prgi: 3, group: 1, count: 2, aborted: 0 }),
+      E(0, 'handler_start', { dev: 0, pasid: 1, prgi: 3, group: 1, handler: HandlerType.SVA, mm: -1 }),
+      E(0, 'handler_end', { dev: 0, pasid: 1, prgi: 3, group: 1, code: 0 }),
+      E(0, 'response_send', { dev: 0, pasid: 1, prgi: 3, group: 1, code: 0, source: RespSource.GROUP }),
+      E(0, 'response_recv', { dev: 0, pasid: 1, prgi: 3, code: 0, outcome: 0 }),
+    ),
+  },
   'SVA.PASID.NO_STALE_MM': {
     good: seq(E(0, 'bind', { dev: 0, pasid: 1, mm: 7, result: 0 }), g1({ mm: 7 })),
     bad: seq(

@@ -162,6 +162,17 @@ describe('other commands', () => {
     expect(iopf('check', clean, '--device', '00:02.0:1', '--device', '03:00.0:0').code).toBe(0);
   });
 
+  it('check --scenario takes the hints from the scenario: offline and online counts agree', () => {
+    const trace = join(tmp, 'bug.jsonl');
+    const online = JSON.parse(iopf('run', '--bug', 'vtd-response-pasid-always', '--trace', trace, '--json').out) as { violations_total: number };
+    const offline = JSON.parse(iopf('check', trace, '--scenario', 'default', '--json').out) as { violationCount: number; violationsByRule: Record<string, number> };
+    expect(offline.violationCount).toBe(online.violations_total);
+    expect(Object.keys(offline.violationsByRule).sort()).toEqual(['HOST.RESP.PASID_IFF_REQUIRED', 'PRI.RESP.PASID_FORM']);
+    const ft = join(tmp, 'bug2.ftrace');
+    iopf('run', '--bug', 'vtd-response-pasid-always', '--ftrace', ft);
+    expect(iopf('check', ft, '--scenario', 'default').out).toContain('HOST.RESP.PASID_IFF_REQUIRED');
+  });
+
   it('sweep shards merge into the same totals as one sweep', () => {
     const a = join(tmp, 'a.json');
     const b = join(tmp, 'b.json');

@@ -34,6 +34,8 @@ export class Vmm<G extends IommufdGroup> {
   private readonly rng: Rng;
   private readonly kRead: number;
   private readonly kServed: number;
+  /** Read buffer, in records: read_batch, doubled while the head group does not fit. */
+  private bufRecords: number;
   readsDone = 0;
   writesDone = 0;
   writeErrors = 0;
@@ -46,6 +48,7 @@ export class Vmm<G extends IommufdGroup> {
     private readonly cfg: VmmConfig,
   ) {
     this.rng = env.stream(`vmm:${cfg.name}`);
+    this.bufRecords = cfg.read_batch;
     this.kRead = env.sim.registerKind(`vmm:${cfg.name}:read`, () => {
       this.doRead();
     });
@@ -63,14 +66,23 @@ export class Vmm<G extends IommufdGroup> {
 
   private doRead(): void {
     if (this.state === VmmState.CLOSED) return;
-    const r = this.fault.read(this.cfg.read_batch * PGFAULT_SIZE, 0);
+    const r = this.fault.read(this.bufRecords * PGFAULT_SIZE, 0);
     this.readsDone++;
     this.env.tracer.emit(TraceKind.IOMMUFD_READ, -1, -1, -1, this.index, Math.max(r.result, 0), Math.min(r.result, 0));
+    if (r.result === 0 && this.fault.pollReadable()) {
+      // §9: 0 with the fd readable means the head group is larger than the buffer. A VMM that
+      // kept retrying the same size would spin forever; it grows the buffer and reads again.
+      assert(this.bufRecords < 1 << 16, 'Vmm: a group larger than any PRI allocation');
+      this.bufRecords *= 2;
+      this.env.sim.after(0, this.kRead);
+      return;
+    }
     if (r.result <= 0) {
       this.state = VmmState.IDLE;
       if (this.fault.pollReadable()) this.wake();
       return;
     }
+    this.bufRecords = this.cfg.read_batch;
     // Group the records by cookie, in order (all records of a group carry its cookie).
     for (const rec of decodePgfaults(r.bytes)) {
       const last = this.work[this.work.length - 1];

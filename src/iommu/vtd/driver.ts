@@ -308,8 +308,10 @@ export class VtdIommu implements IommuFrontend {
     }
     this.driverStats.reports++;
     const r = this.deps.reportFault(view.dev, fault);
-    // svm.c answered a failed report itself; mainline's core answers on its report path.
-    if (this.legacy && r !== 0) this.badRequest(d, sender, reqId);
+    // svm.c answered a failed report itself (v6.7); mainline's core answers on its report path,
+    // and so does the seed profile's core (mainline's report path + the seed's flush, reference
+    // §0): answering here too would answer the group twice.
+    if (this.env.scenario.kernel === 'v6.7' && r !== 0) this.badRequest(d, sender, reqId);
   }
 
   /** handle_bad_prq_event(): answer Invalid when the request closes its group (or has private data). */

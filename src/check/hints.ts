@@ -1,0 +1,30 @@
+/**
+ * What the checker needs to know of the hardware and kernel that a trace does not say: each
+ * function's "PRG Response PASID Required" bit and credit allocation, the VT-d queue size, whether
+ * the IOMMU auto-responds on overflow, and what the kernel profile's flush promises. Taken from the
+ * scenario — the same hints for the online monitor and for `iopf check --scenario`.
+ */
+import type { Scenario } from '../scenario/schema.js';
+import type { MonitorOptions } from './monitor.js';
+
+export type ScenarioHints = Pick<MonitorOptions, 'queueCapacity' | 'overflowAutoResponse' | 'deviceRequiresPasid' | 'creditAllocation' | 'flushContract'>;
+
+export function hintsFromScenario(scenario: Scenario): Required<ScenarioHints> {
+  const fam = scenario.iommu.family;
+  const queueCapacity = new Map<number, number>();
+  // VTD.PRQ.FULL_N_MINUS_1 is a VT-d rule: the SMMUv3 PRI queue uses all N entries (wrap bit).
+  if (fam === 'vtd') queueCapacity.set(0, 2 ** (scenario.iommu.vtd.prq_order + 7));
+  return {
+    queueCapacity,
+    overflowAutoResponse: new Map([[0, fam !== 'amd' || scenario.iommu.amd.overflow_autoresp]]),
+    deviceRequiresPasid: (dev) => scenario.devices[dev]?.pri.response_pasid_required,
+    creditAllocation: (dev) => scenario.devices[dev]?.pri.allocation,
+    // The seed's flush answers the PASID's pending groups; mainline and v6.7 only wait for the workqueue.
+    flushContract: scenario.kernel === 'seed' ? 'seed' : 'workqueue',
+  };
+}
+
+/** Per requester ID, for ftrace input. */
+export function ftraceDevicesFromScenario(scenario: Scenario): Map<number, { pasidRequired: boolean }> {
+  return new Map(scenario.devices.map((d) => [d.rid, { pasidRequired: d.pri.response_pasid_required }]));
+}

@@ -33,12 +33,12 @@ export function formatSummary(r: RunReport): string {
   row('page requests', `${n(r.page_requests)} in ${n(r.groups)} groups reaching the core, ${n(r.stop_markers)} stop markers`);
   row('responses', `success ${n(r.responses.success)}, invalid ${n(r.responses.invalid)}, failure ${n(r.responses.failure)}${r.responses.other ? `, other ${n(r.responses.other)}` : ''}`);
   row('auto-responses', n(r.auto_responses));
-  row('dropped', n(r.dropped));
+  row('dropped at the queue', n(r.dropped));
   row('credit stalls', `${n(r.credit_stalls)}  ${pct(r.credit_stall_ns)}`);
-  lines.push('latency (request sent → response at the device)');
-  row('all groups', pct(r.latency_ns));
-  row('SVA handler', pct(r.latency_by_handler_ns.sva));
-  row('iommufd handler', pct(r.latency_by_handler_ns.iommufd));
+  lines.push('latency');
+  row('group (device)', `${pct(r.latency_ns)}  — first request sent → response received`);
+  row('SVA handler', `${pct(r.latency_by_handler_ns.sva)}  — group formed → answered`);
+  row('iommufd + VMM', `${pct(r.latency_by_handler_ns.iommufd)}  — group formed → VMM's response`);
   if (Object.keys(r.queue).length > 0) {
     lines.push('queues');
     for (const [k, v] of Object.entries(r.queue)) row(k, n(v));

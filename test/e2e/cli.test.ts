@@ -173,6 +173,16 @@ describe('other commands', () => {
     expect(iopf('check', ft, '--scenario', 'default').out).toContain('HOST.RESP.PASID_IFF_REQUIRED');
   });
 
+  it('explore: random schedules find a bug variant and print the replay command; a clean scenario exits 0', () => {
+    const bad = iopf('explore', 'flush-partial-interleaved', '--bug', 'flush-partial-stops-early', '--runs', '3');
+    expect(bad.code).toBe(1);
+    expect(bad.out).toContain('CORE.FLUSH.NOTHING_PENDING');
+    expect(bad.out).toContain('replay: iopf run flush-partial-interleaved --seed 1 --bug flush-partial-stops-early');
+    const ok = iopf('explore', 'test/fixtures/scenarios/tiny-ties.yaml', '--mode', 'exhaustive', '--runs', '20', '--json');
+    expect(ok.code).toBe(0);
+    expect(JSON.parse(ok.out)).toMatchObject({ mode: 'exhaustive', runs: 20, found: null });
+  });
+
   it('sweep shards merge into the same totals as one sweep', () => {
     const a = join(tmp, 'a.json');
     const b = join(tmp, 'b.json');

@@ -14,8 +14,9 @@
  * = the answered fault's reqId, `code` = the wire status, `pasid` = the PASID on the wire or -1);
  * QUEUE_OVERFLOW when the overflow bit is set (1) and when the driver restarts the log (0).
  */
-import { assert } from '../../sim/assert.js';
 import type { KResult } from '../../sim/errno.js';
+import { OrderedCommandQueue } from '../shared/command-queue.js';
+import { PasidDrains, type DrainWaiter } from '../shared/pasid-drain.js';
 import type { Continuation } from '../../sim/sync.js';
 import type { Rng } from '../../sim/random.js';
 import type { ModelEnv } from '../../model/env.js';
@@ -68,14 +69,6 @@ export interface AmdIommuOptions {
   drain?: 'log-then-flush' | 'flush' | 'none';
 }
 
-interface DrainWaiter {
-  dev: number;
-  rid: number;
-  pasid: number;
-  cont: Continuation;
-  iterations: number;
-  flushing: boolean;
-}
 
 interface CmdInFlight {
   bytes: Uint8Array;
@@ -92,10 +85,7 @@ export class AmdIommu implements IommuFrontend {
   readonly drainMode: 'log-then-flush' | 'flush' | 'none';
   private readonly rng: Rng;
   private readonly kStep: number;
-  private readonly kCmd: number;
   private readonly kAuto: number;
-  private readonly kDrainCheck: number;
-  private readonly kDrainFlushed: number;
   private threadActive = false;
   private readonly entry = emptyPprLogEntry();
   private readonly scratch = emptyPprLogEntry();
@@ -103,12 +93,9 @@ export class AmdIommu implements IommuFrontend {
    * entry in flight (decode latency) is still using. */
   private readonly hwEntry = emptyPprLogEntry();
   private inflight: { rid: number; pasid: number; reqId: number; dev: number } | undefined;
-  private readonly drains = new Map<number, DrainWaiter>();
-  private nextDrain = 0;
+  private readonly drains: PasidDrains;
   /** The command buffer: the IOMMU executes commands in order, each `response_ns` after issue. */
-  private readonly cmdq: (CmdInFlight | undefined)[] = [];
-  private cmdqHead = 0;
-  private lastCmdAt = 0;
+  private readonly cmdq: OrderedCommandQueue<CmdInFlight>;
   private readonly c = {
     lostDropped: 0,
     autoResponses: 0,
@@ -140,18 +127,20 @@ export class AmdIommu implements IommuFrontend {
     this.kStep = sim.registerKind(`${p}:ppr-thread`, () => {
       this.threadStep();
     });
-    this.kCmd = sim.registerKind(`${p}:cmd`, () => {
-      this.consumeCmd();
+    this.cmdq = new OrderedCommandQueue(sim, p, env.latency.response_ns, this.rng, (cmd) => {
+      this.executeCmd(cmd);
     });
     this.kAuto = sim.registerKind(`${p}:auto-response`, (_a, _b, payload) => {
       this.deps.sendResponse(payload as PrgResponseMsg);
     });
-    this.kDrainCheck = sim.registerKind(`${p}:drain-check`, (id) => {
-      this.drainCheck(id);
-    });
-    this.kDrainFlushed = sim.registerKind(`${p}:drain-flushed`, (id, result) => {
-      this.drainFlushed(id, result);
-    });
+    this.drains = new PasidDrains(
+      env,
+      p,
+      (d) => this.quiet(d),
+      this.drainMode === 'none' ? undefined : (dev, pasid, cont) => {
+        this.deps.flushDev(dev, pasid, cont);
+      },
+    );
   }
 
   // -------------------------------------------------------------------------------------------
@@ -221,7 +210,7 @@ export class AmdIommu implements IommuFrontend {
     if (this.inflight !== undefined) {
       this.handleEntry();
       this.inflight = undefined;
-      this.checkDrains();
+      this.drains.recheck();
     }
     const meta = this.log.read(this.entry);
     if (meta !== undefined) {
@@ -241,7 +230,7 @@ export class AmdIommu implements IommuFrontend {
       this.env.tracer.emit(TraceKind.QUEUE_OVERFLOW, 0, 0, 0, 0, this.iommuIndex, 0);
     }
     this.threadActive = false;
-    this.checkDrains();
+    this.drains.recheck();
   }
 
   /** iommu_call_iopf_notifier. */
@@ -329,22 +318,7 @@ export class AmdIommu implements IommuFrontend {
       pciCodeFromPprStatus(status),
       source,
     );
-    this.cmdq.push({ bytes, dev: view.dev });
-    const at = Math.max(this.env.sim.now + this.env.latency.response_ns.sample(this.rng), this.lastCmdAt);
-    this.lastCmdAt = at;
-    this.env.sim.at(at, this.kCmd);
-  }
-
-  /** Each consume event executes the oldest command, so same-time events cannot reorder them. */
-  private consumeCmd(): void {
-    const cmd = this.cmdq[this.cmdqHead];
-    assert(cmd !== undefined, 'amd: command buffer underflow');
-    this.cmdq[this.cmdqHead++] = undefined;
-    if (this.cmdqHead === this.cmdq.length) {
-      this.cmdq.length = 0;
-      this.cmdqHead = 0;
-    }
-    this.executeCmd(cmd);
+    this.cmdq.issue({ bytes, dev: view.dev });
   }
 
   /** The IOMMU executes COMPLETE_PPR_REQUEST: a PRG response to the device. */
@@ -364,10 +338,7 @@ export class AmdIommu implements IommuFrontend {
   // -------------------------------------------------------------------------------------------
 
   drainPasid(dev: number, pasid: number, cont: Continuation): void {
-    const id = this.nextDrain++;
-    this.drains.set(id, { dev, rid: this.deps.device(dev).rid, pasid, cont, iterations: 0, flushing: false });
-    this.env.tracer.emit(TraceKind.DRAIN_BEGIN, dev, pasid, 0, 0, 0, 0);
-    this.env.sim.after(0, this.kDrainCheck, id);
+    this.drains.begin(dev, this.deps.device(dev).rid, pasid, cont);
   }
 
   private quiet(d: DrainWaiter): boolean {
@@ -375,31 +346,6 @@ export class AmdIommu implements IommuFrontend {
     const inf = this.inflight;
     if (inf !== undefined && inf.rid === d.rid && inf.pasid === d.pasid) return false;
     return !this.log.holds(d.rid, d.pasid, this.scratch, AmdPprFlag.GN);
-  }
-
-  private drainCheck(id: number): void {
-    const d = this.drains.get(id);
-    if (d === undefined || d.flushing) return;
-    d.iterations++;
-    if (!this.quiet(d)) return;
-    d.flushing = true;
-    if (this.drainMode === 'none') {
-      this.env.sim.after(0, this.kDrainFlushed, id, 0);
-      return;
-    }
-    this.deps.flushDev(d.dev, d.pasid, { kind: this.kDrainFlushed, a: id, b: 0 });
-  }
-
-  private checkDrains(): void {
-    for (const id of this.drains.keys()) this.drainCheck(id);
-  }
-
-  private drainFlushed(id: number, result: number): void {
-    const d = this.drains.get(id);
-    assert(d !== undefined, 'amd: drain completion for an unknown drain');
-    this.drains.delete(id);
-    this.env.tracer.emit(TraceKind.DRAIN_END, d.dev, d.pasid, 0, 0, d.iterations, 0);
-    this.env.sim.after(0, d.cont.kind, d.cont.a, result, d.cont.payload);
   }
 
   stats(): Record<string, number> {

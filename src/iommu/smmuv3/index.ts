@@ -16,6 +16,8 @@
  */
 import { assert } from '../../sim/assert.js';
 import type { KResult } from '../../sim/errno.js';
+import { OrderedCommandQueue } from '../shared/command-queue.js';
+import { PasidDrains, type DrainWaiter } from '../shared/pasid-drain.js';
 import type { Continuation } from '../../sim/sync.js';
 import type { Rng } from '../../sim/random.js';
 import type { ModelEnv } from '../../model/env.js';
@@ -62,14 +64,6 @@ interface CmdInFlight {
   dev: number;
 }
 
-interface DrainWaiter {
-  dev: number;
-  rid: number;
-  pasid: number;
-  cont: Continuation;
-  iterations: number;
-  flushing: boolean;
-}
 
 /** The entry the thread is decoding (consumed from the queue, not yet reported). */
 interface InFlight {
@@ -85,9 +79,6 @@ export class Smmuv3Iommu implements IommuFrontend {
   readonly stallUnit: SmmuStallUnit;
   private readonly rng: Rng;
   private readonly kStep: number;
-  private readonly kCmd: number;
-  private readonly kDrainCheck: number;
-  private readonly kDrainFlushed: number;
   private readonly kSend: number;
   private threadActive = false;
   private inflight: InFlight | undefined;
@@ -99,12 +90,9 @@ export class Smmuv3Iommu implements IommuFrontend {
    * which an entry in flight (decode latency) is still using. */
   private readonly hwEntry = emptyPriqEntry();
   private readonly hwEvent = emptyEventRecord();
-  private readonly drains = new Map<number, DrainWaiter>();
-  private nextDrain = 0;
+  private readonly drains: PasidDrains;
   /** The command queue: the SMMU consumes commands in order, each `response_ns` after issue. */
-  private readonly cmdq: (CmdInFlight | undefined)[] = [];
-  private cmdqHead = 0;
-  private lastCmdAt = 0;
+  private readonly cmdq: OrderedCommandQueue<CmdInFlight>;
   private readonly c = {
     priqOverflows: 0,
     priqDroppedL0: 0,
@@ -135,18 +123,20 @@ export class Smmuv3Iommu implements IommuFrontend {
     this.kStep = sim.registerKind(`${p}:thread`, () => {
       this.threadStep();
     });
-    this.kCmd = sim.registerKind(`${p}:cmd`, () => {
-      this.consumeCmd();
+    this.cmdq = new OrderedCommandQueue(sim, p, env.latency.response_ns, this.rng, (cmd) => {
+      this.executeCmd(cmd);
     });
     this.kSend = sim.registerKind(`${p}:auto-response`, (_a, _b, payload) => {
       this.deps.sendResponse(payload as PrgResponseMsg);
     });
-    this.kDrainCheck = sim.registerKind(`${p}:drain-check`, (id) => {
-      this.drainCheck(id);
-    });
-    this.kDrainFlushed = sim.registerKind(`${p}:drain-flushed`, (id, result) => {
-      this.drainFlushed(id, result);
-    });
+    this.drains = new PasidDrains(
+      env,
+      p,
+      (d) => this.quiet(d),
+      (dev, pasid, cont) => {
+        this.deps.flushDev(dev, pasid, cont);
+      },
+    );
   }
 
   // -------------------------------------------------------------------------------------------
@@ -282,7 +272,7 @@ export class Smmuv3Iommu implements IommuFrontend {
     if (this.inflight !== undefined) {
       this.handleInflight();
       this.inflight = undefined;
-      this.checkDrains();
+      this.drains.recheck();
     }
     const took = this.mode === 'pri' ? this.takePri() : this.takeEvent();
     if (took) {
@@ -297,7 +287,7 @@ export class Smmuv3Iommu implements IommuFrontend {
       if (this.mode === 'pri' && this.policy === 'handle') this.deps.discardPartial();
     }
     this.threadActive = false;
-    this.checkDrains();
+    this.drains.recheck();
   }
 
   private takePri(): boolean {
@@ -445,22 +435,7 @@ export class Smmuv3Iommu implements IommuFrontend {
 
   /** Queue a command; it executes response_ns later, never before an earlier command. */
   private issueCmd(cmd: CmdInFlight): void {
-    this.cmdq.push(cmd);
-    const at = Math.max(this.env.sim.now + this.env.latency.response_ns.sample(this.rng), this.lastCmdAt);
-    this.lastCmdAt = at;
-    this.env.sim.at(at, this.kCmd);
-  }
-
-  /** Each consume event executes the oldest command, so same-time events cannot reorder them. */
-  private consumeCmd(): void {
-    const cmd = this.cmdq[this.cmdqHead];
-    assert(cmd !== undefined, 'smmuv3: command queue underflow');
-    this.cmdq[this.cmdqHead++] = undefined;
-    if (this.cmdqHead === this.cmdq.length) {
-      this.cmdq.length = 0;
-      this.cmdqHead = 0;
-    }
-    this.executeCmd(cmd);
+    this.cmdq.issue(cmd);
   }
 
   /** The SMMU consumes a command from the command queue. */
@@ -541,10 +516,7 @@ export class Smmuv3Iommu implements IommuFrontend {
    * its DMA; the model flushes anyway so no fault of the PASID outlives its teardown.
    */
   drainPasid(dev: number, pasid: number, cont: Continuation): void {
-    const id = this.nextDrain++;
-    this.drains.set(id, { dev, rid: this.deps.device(dev).rid, pasid, cont, iterations: 0, flushing: false });
-    this.env.tracer.emit(TraceKind.DRAIN_BEGIN, dev, pasid, 0, 0, 0, 0);
-    this.env.sim.after(0, this.kDrainCheck, id);
+    this.drains.begin(dev, this.deps.device(dev).rid, pasid, cont);
   }
 
   private quiet(d: DrainWaiter): boolean {
@@ -553,27 +525,6 @@ export class Smmuv3Iommu implements IommuFrontend {
     return this.mode === 'pri'
       ? !this.priq.holds(d.rid, d.pasid)
       : !this.stallUnit.holdsEvent(d.rid, d.pasid);
-  }
-
-  private drainCheck(id: number): void {
-    const d = this.drains.get(id);
-    if (d === undefined || d.flushing) return;
-    d.iterations++;
-    if (!this.quiet(d)) return; // re-checked as the thread consumes entries
-    d.flushing = true;
-    this.deps.flushDev(d.dev, d.pasid, { kind: this.kDrainFlushed, a: id, b: 0 });
-  }
-
-  private checkDrains(): void {
-    for (const id of this.drains.keys()) this.drainCheck(id);
-  }
-
-  private drainFlushed(id: number, result: number): void {
-    const d = this.drains.get(id);
-    assert(d !== undefined, 'smmuv3: drain completion for an unknown drain');
-    this.drains.delete(id);
-    this.env.tracer.emit(TraceKind.DRAIN_END, d.dev, d.pasid, 0, 0, d.iterations, 0);
-    this.env.sim.after(0, d.cont.kind, d.cont.a, result, d.cont.payload);
   }
 
   // -------------------------------------------------------------------------------------------

@@ -124,9 +124,21 @@ export interface JsonlEvent {
   readonly f: readonly [number, number, number, number, number, number];
 }
 
-export type JsonlItem =
-  | { readonly type: 'event'; readonly event: JsonlEvent }
-  | { readonly type: 'diagnostic'; readonly diagnostic: JsonlDiagnostic };
+/** An event line: one object per line (the item is its own `event`), to keep the reader's garbage low. */
+export class JsonlEventItem implements JsonlEvent {
+  readonly type = 'event' as const;
+  constructor(
+    readonly lineNo: number,
+    readonly t: number,
+    readonly kind: number,
+    readonly f: readonly [number, number, number, number, number, number],
+  ) {}
+  get event(): JsonlEvent {
+    return this;
+  }
+}
+
+export type JsonlItem = JsonlEventItem | { readonly type: 'diagnostic'; readonly diagnostic: JsonlDiagnostic };
 
 const FIELD_SETS: readonly ReadonlyMap<string, number>[] = KIND_INFO.map(
   (k) => new Map(k.fields.flatMap((f, i) => (f === null ? [] : [[f, i] as const]))),
@@ -147,11 +159,84 @@ function errorColumn(e: unknown): number | undefined {
  * Stateful line parser: validates the schema and that timestamps never go backwards. Events out of
  * order are still returned (after their diagnostic) so the checker sees everything.
  */
+/** Per kind: the field slots present, in canonical order, and their `,"name":` prefixes. */
+const FAST_SLOTS: readonly (readonly number[])[] = KIND_INFO.map((k) =>
+  k.fields.flatMap((n, i) => (n === null ? [] : [i])),
+);
+const FAST_KEYS: readonly (readonly string[])[] = KIND_INFO.map((k) =>
+  k.fields.flatMap((n) => (n === null ? [] : [`,"${n}":`])),
+);
+const C_0 = 48;
+const C_9 = 57;
+const C_MINUS = 45;
+const C_QUOTE = 34;
+
 export class JsonlParser {
   private lastT = -1;
   private lastTLine = 0;
+  /** Scan position of the fast path. */
+  private pos = 0;
+
+  /** A decimal integer at `pos` (optionally negative, at most 15 digits so it is exact), or NaN. */
+  private int(text: string): number {
+    let i = this.pos;
+    let neg = false;
+    if (text.charCodeAt(i) === C_MINUS) {
+      neg = true;
+      i++;
+    }
+    const start = i;
+    let v = 0;
+    for (;;) {
+      const c = text.charCodeAt(i);
+      if (c < C_0 || c > C_9) break;
+      v = v * 10 + (c - C_0);
+      i++;
+    }
+    const digits = i - start;
+    if (digits === 0 || digits > 15 || (digits > 1 && text.charCodeAt(start) === C_0)) return NaN;
+    this.pos = i;
+    return neg ? (v === 0 ? NaN : -v) : v;
+  }
+
+  /**
+   * The canonical line (as JsonlWriter writes it: `{"t":…,"ev":"…"` then the kind's fields in
+   * order) scanned without JSON.parse or intermediate objects. Anything else — other key order,
+   * spaces, a bad value, time going backwards — returns false and takes the general path, which
+   * also produces the diagnostics.
+   */
+  private fast(text: string, lineNo: number, out: JsonlItem[]): boolean {
+    if (!text.startsWith('{"t":')) return false;
+    this.pos = 5;
+    const t = this.int(text);
+    if (!(t >= 0) || !text.startsWith(',"ev":"', this.pos)) return false;
+    const nameStart = this.pos + 7;
+    const nameEnd = text.indexOf('"', nameStart);
+    if (nameEnd < 0) return false;
+    const kind = KIND_BY_NAME.get(text.slice(nameStart, nameEnd));
+    if (kind === undefined) return false;
+    this.pos = nameEnd + 1;
+    const keys = FAST_KEYS[kind]!;
+    const slots = FAST_SLOTS[kind]!;
+    const f: [number, number, number, number, number, number] = [0, 0, 0, 0, 0, 0];
+    for (let k = 0; k < keys.length; k++) {
+      const key = keys[k]!;
+      if (!text.startsWith(key, this.pos)) return false;
+      this.pos += key.length;
+      const v = this.int(text);
+      if (v !== v) return false;
+      f[slots[k]!] = v;
+    }
+    if (this.pos !== text.length - 1 || text.charCodeAt(this.pos) !== 125 /* } */) return false;
+    if (t < this.lastT) return false;
+    this.lastT = t;
+    this.lastTLine = lineNo;
+    out.push(new JsonlEventItem(lineNo, t, kind, f));
+    return true;
+  }
 
   line(text: string, lineNo: number, out: JsonlItem[]): void {
+    if (text.charCodeAt(0) === 123 /* { */ && text.charCodeAt(1) === C_QUOTE && this.fast(text, lineNo, out)) return;
     if (text.length === 0 || text.trim().length === 0) return;
     const d = (message: string, code: JsonlDiagnosticCode, severity: 'error' | 'warning' = 'error', column?: number): void => {
       out.push({
@@ -226,7 +311,7 @@ export class JsonlParser {
       this.lastT = t;
       this.lastTLine = lineNo;
     }
-    out.push({ type: 'event', event: { lineNo, t, kind, f } });
+    out.push(new JsonlEventItem(lineNo, t, kind, f));
   }
 }
 

@@ -41,3 +41,8 @@ for (const r of rows)
 const hold = rows.find((r) => r.config === 'hold-1e4');
 const cheap = rows.find((r) => r.config === 'pipeline-cheap');
 if (hold && cheap) console.log(`\npipeline-cheap events/s ÷ hold-1e4 events/s = ${(cheap.events_per_s / hold.events_per_s).toFixed(2)}`);
+const long = rows.find((r) => r.config === 'long');
+if (long?.peak_rss_mb_at_1e7 !== undefined)
+  console.log(`long: peak RSS ${long.peak_rss_mb_at_1e7.toFixed(1)} MB at 1e7 page requests, ${long.peak_rss_mb.toFixed(1)} MB at ${long.page_requests.toExponential(2)}`);
+const off = rows.find((r) => r.config === 'check-offline');
+if (off) console.log(`check-offline: ${off.records.toLocaleString('en-US')} records, ${(off.file_bytes / 1e9).toFixed(2)} GB, ${Math.round(off.records_per_s).toLocaleString('en-US')} records/s`);

@@ -13,6 +13,8 @@ import { Monitor, type MonitorMode } from './check/monitor.js';
 import { hintsFromScenario } from './check/hints.js';
 import type { RunReport } from './report/run-report.js';
 import type { Metrics, Percentiles } from './report/metrics.js';
+import { encodeDocumentHistograms } from './report/run-document.js';
+import type { HtmlReportExtras } from './report/html.js';
 
 export { loadScenario, shippedScenarios, type LoadedScenario } from './scenario/files.js';
 export { parseScenario } from './scenario/loader.js';
@@ -24,6 +26,8 @@ export { checkJsonlFile, checkFtraceFile, type OfflineResult } from './check/off
 export { hintsFromScenario, ftraceDevicesFromScenario } from './check/hints.js';
 export { formatSummary } from './report/summary.js';
 export type { RunReport, Violation } from './report/run-report.js';
+export { parseRunReport } from './report/run-document.js';
+export type { HtmlReportExtras } from './report/html.js';
 export { InvariantError } from './sim/assert.js';
 
 export interface SimulateOptions {
@@ -119,6 +123,15 @@ function pct(s: { count: number; p50: number; p99: number; max: number; mean: nu
   return { count: s.count, p50: s.p50, p99: s.p99, max: s.max, mean: Math.round(s.mean) };
 }
 
+/**
+ * The static HTML report of a run (one self-contained file). The plotting library is loaded on
+ * first use only, so simulating and checking never pay for it.
+ */
+export async function renderHtmlReport(report: RunReport, extras: HtmlReportExtras = {}): Promise<string> {
+  const html = await import('./report/html.js');
+  return html.renderHtmlReport(report, extras);
+}
+
 /** The command that replays a run. */
 export function replayCommandLine(ref: string, seed: number, bugs: readonly string[], untilNs?: number): string {
   const parts = ['iopf', 'run', ref === 'default' ? '' : ref, '--seed', String(seed)];
@@ -210,6 +223,7 @@ export function simulate(scenario: Scenario, opts: SimulateOptions = {}): Simula
     },
     counters,
     replay: replayCommandLine(opts.scenarioRef ?? scenario.name, seed, bugs.filter((b) => !scenario.bugs.includes(b)), untilNs),
+    histograms: encodeDocumentHistograms(m),
   };
   return { report, choices: world.choices(), invariant, metrics: world.metrics };
 }

@@ -14,6 +14,8 @@ import {
   hintsFromScenario,
   formatSummary,
   loadScenario,
+  parseRunReport,
+  renderHtmlReport,
   scenarioSchema,
   shippedScenarios,
   simulate,
@@ -81,6 +83,7 @@ function finishRun(report: RunReport, json: boolean): void {
 interface RunOpts {
   seed?: number;
   json?: boolean;
+  html?: string;
   trace?: string;
   ftrace?: string;
   perfetto?: string;
@@ -91,8 +94,18 @@ interface RunOpts {
   maxEvents?: number;
 }
 
-export function runCommand(ref: string | undefined, o: RunOpts): void {
-  wrap(() => {
+/** Write the HTML report of a run (the same file `iopf report` makes from its `--json` document). */
+async function writeHtml(path: string, report: RunReport): Promise<void> {
+  const html = await renderHtmlReport(report);
+  try {
+    writeFileSync(path, html);
+  } catch (e) {
+    throw new UsageError(`cannot write ${path}: ${(e as Error).message}`);
+  }
+}
+
+export async function runCommand(ref: string | undefined, o: RunOpts): Promise<void> {
+  await wrapAsync(async () => {
     checkBugs(o.bug);
     const { scenario, ref: shown } = load(ref);
     const sinks: TraceSink[] = [];
@@ -112,7 +125,29 @@ export function runCommand(ref: string | undefined, o: RunOpts): void {
     if (o.recordChoices !== undefined) {
       writeFileSync(o.recordChoices, JSON.stringify({ scenario: shown, seed: r.report.seed, bugs: o.bug, until_ns: o.untilNs ?? null, choices: r.choices ?? [] }));
     }
+    if (o.html !== undefined) await writeHtml(o.html, r.report);
     finishRun(r.report, o.json === true);
+  });
+}
+
+export async function reportCommand(path: string, o: { output?: string }): Promise<void> {
+  await wrapAsync(async () => {
+    let text: string;
+    try {
+      text = readFileSync(path, 'utf8');
+    } catch (e) {
+      throw new UsageError(`cannot read ${path}: ${(e as Error).message}`);
+    }
+    let data: unknown;
+    try {
+      data = JSON.parse(text);
+    } catch (e) {
+      throw new UsageError(`${path}: not JSON (${(e as Error).message}); expected the output of \`iopf run --json\``);
+    }
+    const p = parseRunReport(data);
+    if (!p.ok) throw new UsageError(`${path}: ${p.error}`);
+    if (o.output !== undefined) await writeHtml(o.output, p.value);
+    else process.stdout.write(await renderHtmlReport(p.value));
   });
 }
 

@@ -4,7 +4,7 @@
  * Exit codes: 0 clean, 1 a rule was violated or an invariant broke, 2 bad input or usage.
  */
 import { Command, CommanderError, Option } from 'commander';
-import { runCommand, checkCommand, schemaCommand, listCommand, exploreCommand, replayCommand, sweepCommand, mergeCommand } from './commands.js';
+import { runCommand, reportCommand, checkCommand, schemaCommand, listCommand, exploreCommand, replayCommand, sweepCommand, mergeCommand } from './commands.js';
 import { UsageError, EXIT } from './output.js';
 
 function parseIntOption(name: string) {
@@ -35,6 +35,7 @@ export function buildProgram(): Command {
     .option('--trace <file.jsonl>', 'write the canonical JSONL trace')
     .option('--ftrace <file>', 'write the run as Linux ftrace text (intel_iommu:prq_report / qi_submit)')
     .option('--perfetto <file.json>', 'write Chrome Trace Event JSON for the Perfetto UI')
+    .option('--html <file.html>', 'write the static HTML report of the run (self-contained, opens offline)')
     .option('--until-ns <n>', 'stop at this virtual time', parseIntOption('--until-ns'))
     .addOption(new Option('--check <mode>', 'online checking').choices(['off', 'cheap', 'full']))
     .option('--bug <name>', 'switch on a known-bug variant (repeatable; see `iopf list bugs`)', collect, [])
@@ -87,6 +88,13 @@ export function buildProgram(): Command {
     .argument('<files...>', 'shard result files')
     .option('--json', 'print one JSON document')
     .action(mergeCommand);
+
+  program
+    .command('report')
+    .description('render the static HTML report of a saved `iopf run --json` document')
+    .argument('<run.json>', 'the JSON document of a run')
+    .option('-o, --output <file.html>', 'write the report here (default: standard output)')
+    .action(reportCommand);
 
   program.command('schema').description('print the JSON Schema of scenario files').action(schemaCommand);
 

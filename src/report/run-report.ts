@@ -2,7 +2,7 @@
  * The JSON document of a run (`iopf run --json`): the fields named in the CLI contract first, then
  * the rest of the figures. Integer ns throughout.
  */
-import type { Percentiles } from './metrics.js';
+import type { HistName, Percentiles } from './metrics.js';
 
 export interface Violation {
   rule: string;
@@ -54,4 +54,9 @@ export interface RunReport {
   counters: Record<string, number>;
   /** The one command that replays this run. */
   replay: string;
+  /**
+   * The run's non-empty HDR histograms (Metrics.encode(), compressed base64), so `iopf report`
+   * can plot latency distributions from a saved document.
+   */
+  histograms?: Partial<Record<HistName, string>>;
 }

@@ -10,20 +10,20 @@ import { simulate } from '../../src/api.js';
 
 const GOLDEN: Record<string, Record<number, string>> = {
   default: {
-    1: '',
-    2: '',
+    1: '403daa9f2c77ea8c22abdf5532e665d41c0745d7b0dab26a045709b7124502ab',
+    2: '47b7b1fd0360e301019405da3307a6bba705e013226ec4097bd98cad532ff161',
   },
   'smmuv3-pri': {
-    1: '',
-    2: '',
+    1: '8dc3644736a80d773f9a57a0741fbbad2e8c2c630d33776bc75fec578fce6c4b',
+    2: 'f2c0cd404a5778d6b0fe36adf90737a6a6473e3d5b4a029d589c7d92168d00ed',
   },
   'smmuv3-stall': {
-    1: '',
-    2: '',
+    1: 'fcb0c79909d0af77c93ec51ce846f11a67c0974a2c0f660bec5eb9524b74b3b2',
+    2: '8eaf2bf958b7d59cd47b45ae4ac09341bb91849372fbe71ef08281c1a435856c',
   },
   amd: {
-    1: '',
-    2: '',
+    1: '00f6e2b4d8d49e9bd82bb588d3f78738b6baac85deab6572340ab74457878627',
+    2: '56d6d18ac509d8ce1bcf1a4a69e3e0caf05244f819a0c3732c3b922928873c29',
   },
 };
 

@@ -133,6 +133,10 @@ function semanticChecks(loc: Located, s: Scenario): Diagnostic[] {
         err(['workloads', i, 'access', 'priv'], `device "${d.name}" has PASID Privileged Mode disabled`);
       if (!w.with_pasid && (w.access.exec.num > 0 || w.access.priv.num > 0))
         err(['workloads', i, 'with_pasid'], 'Execute and Privileged are only carried with a PASID (PCIe §10.4.1)');
+      if (!w.access.read && w.access.exec.num > 0)
+        err(['workloads', i, 'access', 'exec'], 'Execute Requested without Read: an execute page request must also request Read (PCIe §10.4.1)');
+      else if (!w.access.read && w.access.write.num !== w.access.write.den)
+        err(['workloads', i, 'access', 'write'], 'with access.read false every access must write (write: 1): a request with neither R nor W is a Stop Marker');
       if (w.prg_pages > d.pri.allocation)
         err(['workloads', i, 'prg_pages'], `a group of ${w.prg_pages} requests can never fit in pri.allocation ${d.pri.allocation}`);
     }

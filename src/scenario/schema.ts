@@ -189,6 +189,8 @@ const processSchema = z.strictObject({
 
 const accessSchema = z
   .strictObject({
+    /** false: the traffic never requests Read (write-only DMA): write must then be 1 and exec 0. */
+    read: z.boolean().default(true),
     /** Share of writes; "1/4" means a quarter of accesses write. */
     write: ratio.prefault(0),
     exec: ratio.prefault(0),

@@ -63,6 +63,12 @@ describe('scenario loader', () => {
     expect(ok.ok && ok.value.iommu.vtd.prq_order).toBe(4);
   });
 
+  it('impossible hardware: Execute requested without Read', () => {
+    const text =
+      'devices: [{ name: d, rid: 1 }]\nprocesses: [{ name: p, vmas: [{ start: 0, size: 4096, perms: rwx }] }]\nworkloads: [{ device: d, process: p, accesses: 1, access: { read: false, write: 1, exec: "1/2" } }]\n';
+    expect(errorsOf(text)[0]).toMatch(/^x\.yaml:3:\d+: workloads\[0\]\.access\.exec: Execute Requested without Read/);
+  });
+
   it('cross references: unknown device and process are located', () => {
     const text = 'devices: [{ name: d, rid: 1 }]\nworkloads:\n  - { device: e, process: p, accesses: 1 }\n';
     const errs = errorsOf(text);

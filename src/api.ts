@@ -72,7 +72,8 @@ class ResponseStats implements TraceSink {
   creditStalls = 0;
   dmaDone = 0;
   dmaFailed = 0;
-  /** group id → time formed × 4 + handler type (a number, not an object: no allocation per group). */
+  /** iommufd group id → time its handler took it (the core calls iommufd's handler in the
+   * reporting step, so that is when the group formed). SVA groups are not tracked here. */
   private readonly live = new Map<number, number>();
   constructor(private readonly world: World) {}
   onEvent(t: number, kind: number, _f0: number, _f1: number, _f2: number, f3: number, f4: number, f5: number): void {
@@ -84,13 +85,14 @@ class ResponseStats implements TraceSink {
         else if (f4 === PciRespCode.INVALID) this.invalid++;
         else if (f4 === PciRespCode.FAILURE) this.failure++;
         else this.other++;
-        const g = this.live.get(f3);
-        if (g !== undefined) {
+        if (this.live.size === 0) break;
+        const since = this.live.get(f3);
+        if (since !== undefined) {
           // SVA records its own 'sva_ns' (group formed → answered); iommufd's is measured here,
           // on user space's answers only (detach/replace/destroy auto-responses are teardown,
           // not handling, as SVA's flush answers are not in sva_ns).
           this.live.delete(f3);
-          if (g % 4 === HandlerType.IOMMUFD && f5 === RespSource.GROUP) this.world.metrics.record('iommufd_ns', t - Math.floor(g / 4));
+          if (f5 === RespSource.GROUP) this.world.metrics.record('iommufd_ns', t - since);
         }
         break;
       }
@@ -99,13 +101,10 @@ class ResponseStats implements TraceSink {
         break;
       case TraceKind.GROUP_FORM:
         this.groups++;
-        this.live.set(f3, t * 4 + HandlerType.SVA);
         break;
-      case TraceKind.HANDLER_START: {
-        const g = this.live.get(f3);
-        if (g !== undefined) this.live.set(f3, g - (g % 4) + f4);
+      case TraceKind.HANDLER_START:
+        if (f4 === HandlerType.IOMMUFD) this.live.set(f3, t);
         break;
-      }
       case TraceKind.CREDIT_STALL:
         this.creditStalls++;
         break;

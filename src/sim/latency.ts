@@ -3,7 +3,7 @@
  * sampling draws from that stage's own seeded stream.
  */
 import { assert, unreachable } from './assert.js';
-import type { Rng } from './random.js';
+import { rejectionLimit, type Rng } from './random.js';
 
 export type LatencySpec =
   | { dist: 'fixed'; ns: number }
@@ -39,7 +39,8 @@ export class Latency {
         this.kind = 1;
         this.p0 = Math.round(spec.min_ns);
         this.p1 = Math.round(spec.max_ns);
-        this.p2 = 0;
+        // Span and rejection limit precomputed: sample() draws exactly as Rng.int(p0, p1) would.
+        this.p2 = this.p1 - this.p0 + 1 <= 0x1_0000_0000 ? rejectionLimit(this.p1 - this.p0 + 1) : 0;
         break;
       case 'exponential':
         assert(spec.mean_ns > 0, 'latency: exponential mean must be positive');
@@ -83,7 +84,8 @@ export class Latency {
       case 0:
         return this.p0;
       case 1:
-        return this.p0 === this.p1 ? this.p0 : rng.int(this.p0, this.p1);
+        if (this.p0 === this.p1) return this.p0;
+        return this.p2 !== 0 ? this.p0 + rng.belowWithLimit(this.p1 - this.p0 + 1, this.p2) : rng.int(this.p0, this.p1);
       case 2: {
         // Inverse CDF; 1 - u is in (0, 1] so the log is finite.
         const u = 1 - rng.float();

@@ -19,6 +19,11 @@ export function hash32(s: string): number {
 
 const TWO_32 = 0x1_0000_0000;
 
+/** The rejection limit of below(n) for n ≤ 2^32: draws at or above it are redrawn. */
+export function rejectionLimit(n: number): number {
+  return TWO_32 - (TWO_32 % n);
+}
+
 /** A seeded stream of numbers. */
 export class Rng {
   private readonly gen: JumpableRandomGenerator;
@@ -53,6 +58,18 @@ export class Rng {
     }
     return this.u32() % n; // 64 rejections in a row: probability < 2^-64
   }
+  /**
+   * below(n) with its rejection limit precomputed (2^32 − 2^32 mod n, from `rejectionLimit(n)`):
+   * the same draws and results as below(n), for callers that sample one range many times.
+   */
+  belowWithLimit(n: number, limit: number): number {
+    for (let i = 0; i < 64; i++) {
+      const x = this.gen.next() >>> 0;
+      if (x < limit) return x % n;
+    }
+    return this.u32() % n;
+  }
+
   /** Uniform integer in [lo, hi] (both inclusive, safe integers). */
   int(lo: number, hi: number): number {
     assert(hi >= lo, 'Rng.int: empty range');

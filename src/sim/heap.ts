@@ -75,7 +75,12 @@ export class EventHeap {
     this.b[slot] = b;
     this.p[slot] = p;
     this.ch[slot] = ch;
-    // Sift up.
+    this.siftUp(slot);
+    return slot;
+  }
+
+  /** Place `slot` at the end of the heap and move it up to its (time, seq) position. */
+  private siftUp(slot: number): void {
     const heap = this.heap;
     let i = this.size++;
     while (i > 0) {
@@ -86,7 +91,6 @@ export class EventHeap {
       i = parent;
     }
     heap[i] = slot;
-    return slot;
   }
 
   /** Slot of the minimum, or -1 when empty. */
@@ -126,20 +130,6 @@ export class EventHeap {
       heap[i] = last;
     }
     return top;
-  }
-
-  /** Put back a popped, unreleased slot (its time and seq unchanged). */
-  reinsert(slot: number): void {
-    const heap = this.heap;
-    let i = this.size++;
-    while (i > 0) {
-      const parent = (i - 1) >> 1;
-      const ps = heap[parent]!;
-      if (!this.less(slot, ps)) break;
-      heap[i] = ps;
-      i = parent;
-    }
-    heap[i] = slot;
   }
 
   release(slot: number): void {

@@ -48,13 +48,4 @@ describe('EventHeap', () => {
     expect(heap.size).toBe(64);
     expect(() => heap.push(0, 65, 0, 0, 0, -1)).toThrow(/limit/);
   });
-
-  it('reinsert puts a popped slot back in order', () => {
-    const heap = new EventHeap(4);
-    heap.push(10, 0, 0, 1, 0, -1);
-    heap.push(10, 1, 0, 2, 0, -1);
-    const s = heap.pop();
-    heap.reinsert(s);
-    expect(heap.a[heap.pop()]).toBe(1);
-  });
 });

@@ -10,7 +10,7 @@ import type { TraceSink } from './trace/tracer.js';
 import { TraceKind, PciRespCode, HandlerType, RespSource } from './trace/events.js';
 import { World } from './model/world.js';
 import { Monitor, type MonitorMode } from './check/monitor.js';
-import { hintsFromScenario } from './check/hints.js';
+import { hintsFromScenario, ftraceDevicesFromScenario } from './check/hints.js';
 import type { RunReport } from './report/run-report.js';
 import type { Metrics, Percentiles } from './report/metrics.js';
 import { encodeDocumentHistograms } from './report/run-document.js';
@@ -22,7 +22,8 @@ export { formatDiagnostic, type Diagnostic, type Result } from './scenario/diagn
 export { scenarioSchema, type Scenario } from './scenario/schema.js';
 export { BUGS, BUG_NAMES, type BugVariant } from './scenario/bugs.js';
 export { RULES, RULE_IDS, type Rule } from './check/rules.js';
-export { checkJsonlFile, checkFtraceFile, type OfflineResult } from './check/offline.js';
+import { checkJsonlFile, checkFtraceFile, type OfflineResult } from './check/offline.js';
+export { checkJsonlFile, checkFtraceFile, type OfflineResult };
 export { hintsFromScenario, ftraceDevicesFromScenario } from './check/hints.js';
 export { formatSummary } from './report/summary.js';
 export type { RunReport, Violation } from './report/run-report.js';
@@ -129,6 +130,29 @@ function pct(s: { count: number; p50: number; p99: number; max: number; mean: nu
 export async function renderHtmlReport(report: RunReport, extras: HtmlReportExtras = {}): Promise<string> {
   const html = await import('./report/html.js');
   return html.renderHtmlReport(report, extras);
+}
+
+export interface CheckOptions {
+  /** 'auto' (default): `.jsonl` is iopf JSONL, anything else Linux ftrace text. */
+  format?: 'auto' | 'jsonl' | 'ftrace';
+  /** Hardware and kernel hints from a scenario (PASID-required bits, queue size, flush contract). */
+  scenario?: Scenario;
+  /** ftrace: per requester ID, whether the function requires a PASID in responses (overrides the scenario). */
+  devices?: ReadonlyMap<number, { pasidRequired: boolean }>;
+  mode?: 'cheap' | 'full';
+}
+
+/**
+ * Check a trace file against the rules, streaming (constant memory). Bad lines come back as
+ * diagnostics with line numbers, broken rules as violations; nothing is thrown for bad input.
+ */
+export async function check(path: string, opts: CheckOptions = {}): Promise<OfflineResult> {
+  const format = opts.format === undefined || opts.format === 'auto' ? (path.endsWith('.jsonl') ? 'jsonl' : 'ftrace') : opts.format;
+  const mode = opts.mode ?? 'full';
+  if (format === 'jsonl') return checkJsonlFile(path, { mode, ...(opts.scenario !== undefined ? hintsFromScenario(opts.scenario) : {}) });
+  const devices = opts.scenario !== undefined ? ftraceDevicesFromScenario(opts.scenario) : new Map<number, { pasidRequired: boolean }>();
+  for (const [rid, d] of opts.devices ?? []) devices.set(rid, d);
+  return checkFtraceFile(path, { mode, devices });
 }
 
 /** The command that replays a run. */

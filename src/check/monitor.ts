@@ -137,6 +137,7 @@ const R = {
   REMOVE_LIVE: ruleIndex('CORE.REMOVE.NO_LIVE_GROUP'),
   REMOVE_LEFT: ruleIndex('CORE.REMOVE.NOTHING_LEFT'),
   PARTIAL_FREED: ruleIndex('CORE.PARTIAL.FREED'),
+  GATHERED: ruleIndex('CORE.PARTIAL.GATHERED'),
   ONE_PASID: ruleIndex('CORE.GROUP.ONE_PASID'),
   STALE_MM: ruleIndex('SVA.PASID.NO_STALE_MM'),
   WRITE_RET: ruleIndex('IOMMUFD.WRITE.ERROR_RETURNED'),
@@ -184,7 +185,14 @@ interface PartialRec {
   dev: number;
   pasid: number;
   prgi: number;
+  /** The core's grpid as traced (AMD mainline: PRG index | last << 9). */
+  grpid: number;
   seq: number;
+}
+
+/** The PRG index of a core grpid: the 9-bit PCIe index (AMD's PPR tag adds the last bit, bit 9). */
+function prgiOfGrpid(grpid: number): number {
+  return grpid & 0x1ff;
 }
 
 type Deferred = { kind: 'flush'; dev: number; pasid: number; seq: number; t: number }
@@ -901,10 +909,11 @@ export class Monitor implements TraceSink {
     }
   }
 
-  private partialAdd(dev: number, pasid: number, prgi: number, req: number): void {
+  private partialAdd(dev: number, pasid: number, grpid: number, req: number): void {
     this.devOk(dev);
     if (this.devRemoved[dev] === 1) this.violate(R.REMOVE_LEFT, `partial fault added for removed device ${dev}`);
-    this.partials.set(req, { dev, pasid, prgi, seq: this.seq });
+    const prgi = prgiOfGrpid(grpid);
+    this.partials.set(req, { dev, pasid, prgi, grpid, seq: this.seq });
     const s = this.slotOf(dev, prgi);
     const list = this.partialsBySlot.get(s);
     if (list === undefined) {
@@ -916,16 +925,28 @@ export class Monitor implements TraceSink {
     }
   }
 
-  private groupForm(dev: number, pasid: number, prgi: number, group: number): void {
+  private groupForm(dev: number, pasid: number, grpid: number, group: number): void {
+    const prgi = prgiOfGrpid(grpid);
     const s = this.slotOf(dev, prgi);
     if (this.devRemoved[dev] === 1) this.violate(R.REMOVE_LEFT, `group ${group} formed for removed device ${dev}`);
     // The core moves every partial of the same grpid (PASID not compared) into the group.
     this.mark(R.ONE_PASID);
+    this.mark(R.GATHERED);
     const list = this.partialsBySlot.get(s);
     if (list !== undefined) {
       for (const req of list) {
         const p = this.partials.get(req);
         if (p !== undefined && p.dev === dev && p.prgi === prgi) {
+          if (p.grpid !== grpid) {
+            // Same PRG index, another grpid: the core does not gather it, and once this group is
+            // answered the index is reused, so nothing ever will (AMD's PPR tag as grpid). It
+            // stays on the core's list (a flush or discard may still free it), reported once.
+            this.violate(
+              R.GATHERED,
+              `group ${group} of device ${dev} (PRG index ${prgi}, grpid ${grpid}) leaves partial fault ${req} (grpid ${p.grpid}) on the partial list`,
+            );
+            continue;
+          }
           this.partials.delete(req);
           // linux-iopf §3 step 5, observation (b): a partial of another PASID joins the group.
           if (p.pasid !== pasid) {

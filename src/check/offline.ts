@@ -103,6 +103,13 @@ function result(
 
 const DEV_INDEX: readonly number[] = KIND_INFO.map((k) => k.fields.indexOf('dev'));
 const PRGI_INDEX: readonly number[] = KIND_INFO.map((k) => k.fields.indexOf('prgi'));
+/**
+ * Bound of the `prgi` field: kernel-side events (fault_report … handler_end) carry the core's
+ * grpid, which AMD's driver fills with the 10-bit PPR tag (PRG index | last << 9); the rest carry
+ * a 9-bit PCIe PRG index.
+ */
+const GRPID_KINDS: ReadonlySet<string> = new Set(['fault_report', 'partial_add', 'partial_free', 'group_form', 'handler_start', 'handler_end']);
+const PRGI_LIMIT: readonly number[] = KIND_INFO.map((k) => (GRPID_KINDS.has(k.name) ? 1024 : 512));
 
 /** Check an iopf JSONL trace (path or byte stream). */
 export async function checkJsonl(source: string | Readable, opts: JsonlCheckOptions = {}): Promise<OfflineResult> {
@@ -136,8 +143,9 @@ export async function checkJsonl(source: string | Readable, opts: JsonlCheckOpti
         diags.add({ lineNo: e.lineNo, message: `expected "dev" in 0..${maxDevices - 1} got ${f[di]!}`, code: 'bad-field', severity: 'error' });
         continue;
       }
-      if (pi >= 0 && !(f[pi]! >= 0 && f[pi]! < 512)) {
-        diags.add({ lineNo: e.lineNo, message: `expected "prgi" in 0..511 got ${f[pi]!}`, code: 'bad-field', severity: 'error' });
+      const plim = PRGI_LIMIT[e.kind]!;
+      if (pi >= 0 && !(f[pi]! >= 0 && f[pi]! < plim)) {
+        diags.add({ lineNo: e.lineNo, message: `expected "prgi" in 0..${plim - 1} got ${f[pi]!}`, code: 'bad-field', severity: 'error' });
         continue;
       }
       records++;

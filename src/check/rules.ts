@@ -247,6 +247,14 @@ export const RULES: readonly Rule[] = [
     ftrace: false,
   },
   {
+    id: 'CORE.PARTIAL.GATHERED',
+    side: 'kernel',
+    source: 'iommu_report_device_fault() step 5 (partials gathered by grpid); AMD ppr.c iommu_call_iopf_notifier (grpid = PPR_TAG); linux-iopf §3',
+    statement: 'When a group forms for PRG index p of a device, every partial fault of (device, p) still listed joins it; none is left behind on the partial list.',
+    mode: 'full',
+    ftrace: false,
+  },
+  {
     id: 'CORE.GROUP.ONE_PASID',
     side: 'kernel',
     source: 'iommu_report_device_fault() step 5 (partials gathered by grpid, PASID not compared); linux-iopf §3 observation (b)',

@@ -7,11 +7,8 @@ import { z } from 'zod';
 import {
   BUGS,
   RULES,
-  checkFtraceFile,
-  checkJsonlFile,
+  check,
   formatDiagnostic,
-  ftraceDevicesFromScenario,
-  hintsFromScenario,
   formatSummary,
   loadScenario,
   parseRunReport,
@@ -168,8 +165,7 @@ export async function checkCommand(
 ): Promise<void> {
   await wrapAsync(async () => {
     const scenario = o.scenario !== undefined ? load(o.scenario).scenario : undefined;
-    const devices = scenario !== undefined ? ftraceDevicesFromScenario(scenario) : new Map<number, { pasidRequired: boolean }>();
-    for (const [rid, d] of parseDeviceHints(o.device)) devices.set(rid, d);
+    const devices = parseDeviceHints(o.device);
     let fd: number;
     try {
       fd = openSync(path, 'r');
@@ -177,11 +173,7 @@ export async function checkCommand(
     } catch (e) {
       throw new UsageError(`cannot read ${path}: ${(e as Error).message}`);
     }
-    const fmt = o.format === 'auto' ? (path.endsWith('.jsonl') ? 'jsonl' : 'ftrace') : o.format;
-    const res: OfflineResult =
-      fmt === 'jsonl'
-        ? await checkJsonlFile(path, { mode: 'full', ...(scenario !== undefined ? hintsFromScenario(scenario) : {}) })
-        : await checkFtraceFile(path, { mode: 'full', devices });
+    const res: OfflineResult = await check(path, { format: o.format, devices, ...(scenario !== undefined ? { scenario } : {}) });
     if (o.json === true) printJson({ file: path, ...res });
     else {
       const lines = [`iopf check ${path} (${res.format}): ${res.records.toLocaleString('en-US')} records`];

@@ -71,6 +71,23 @@ export const BUGS: readonly BugVariant[] = [
     scenario: 'scenarios/remove-while-handling.yaml',
     rule: 'CORE.REMOVE.NO_LIVE_GROUP',
   },
+  {
+    name: 'amd-complete-ppr-raw',
+    summary:
+      'AMD answers with the core\'s response code as the COMPLETE_PPR status (FAILURE goes out as 2, a reserved PCIe code) and sets GN/PASID from the device\'s PASID-required bit even when the request had no PASID',
+    source:
+      'mainline drivers/iommu/amd/iommu.c amd_iommu_page_response/amd_iommu_complete_ppr/build_complete_ppr; ppr.c iommu_call_iopf_notifier ("nobody cared" FAILURE for entries without GN)',
+    scenario: 'scenarios/amd-no-pasid.yaml',
+    rule: 'HOST.RESP.CODE_DEFINED',
+  },
+  {
+    name: 'amd-grpid-last-bit',
+    summary:
+      'AMD reports grpid = the 10-bit PPR tag (PRG index | last << 9): a group\'s non-last faults never match its last fault, which forms the group alone, and stay on the partial list for ever',
+    source: 'mainline drivers/iommu/amd/ppr.c iommu_call_iopf_notifier (fault.prm.grpid = PPR_TAG), amd_iommu_types.h PPR_TAG',
+    scenario: 'scenarios/amd-multi-page.yaml',
+    rule: 'CORE.PARTIAL.GATHERED',
+  },
 ];
 
 export const BUG_NAMES: readonly string[] = BUGS.map((b) => b.name);

@@ -73,11 +73,18 @@ class ResponseStats implements TraceSink {
   creditStalls = 0;
   dmaDone = 0;
   dmaFailed = 0;
+  binds = 0;
+  unbinds = 0;
+  pasidsFreed = 0;
+  pasidsReused = 0;
+  /** PASIDs given back to the allocator (a later bind of one is a reuse). */
+  private readonly freed = new Set<number>();
   /** iommufd group id → time its handler took it (the core calls iommufd's handler in the
    * reporting step, so that is when the group formed). SVA groups are not tracked here. */
   private readonly live = new Map<number, number>();
-  constructor(private readonly world: World) {}
-  onEvent(t: number, kind: number, _f0: number, _f1: number, _f2: number, f3: number, f4: number, f5: number): void {
+  /** Set once the world exists (before the run; setup events are counted without it). */
+  metrics: Metrics | undefined;
+  onEvent(t: number, kind: number, _f0: number, f1: number, _f2: number, f3: number, f4: number, f5: number): void {
     switch (kind) {
       case TraceKind.RESPONSE_SEND: {
         // A negative code is a late attempt the core did not send (no response on the wire).
@@ -93,7 +100,7 @@ class ResponseStats implements TraceSink {
           // on user space's answers only (detach/replace/destroy auto-responses are teardown,
           // not handling, as SVA's flush answers are not in sva_ns).
           this.live.delete(f3);
-          if (f5 === RespSource.GROUP) this.world.metrics.record('iommufd_ns', t - since);
+          if (f5 === RespSource.GROUP) this.metrics?.record('iommufd_ns', t - since);
         }
         break;
       }
@@ -108,6 +115,18 @@ class ResponseStats implements TraceSink {
         break;
       case TraceKind.CREDIT_STALL:
         this.creditStalls++;
+        break;
+      case TraceKind.BIND:
+        if (f4 !== 0) break; // a failed bind
+        this.binds++;
+        if (this.freed.delete(f1)) this.pasidsReused++;
+        break;
+      case TraceKind.UNBIND:
+        this.unbinds++;
+        break;
+      case TraceKind.PASID_FREE:
+        this.pasidsFreed++;
+        this.freed.add(f1);
         break;
       case TraceKind.DMA_DONE:
         this.dmaDone++;
@@ -172,6 +191,9 @@ export function simulate(scenario: Scenario, opts: SimulateOptions = {}): Simula
   const sinks: TraceSink[] = [];
   if (mode !== 'off') sinks.push(monitor);
   sinks.push(...(opts.sinks ?? []));
+  // Registered before the world is built, so the setup's binds are counted too.
+  const stats = new ResponseStats();
+  sinks.push(stats);
   const world = new World(scenario, {
     seed,
     bugs: opts.bugs ?? [],
@@ -180,8 +202,7 @@ export function simulate(scenario: Scenario, opts: SimulateOptions = {}): Simula
     ...(opts.recordChoices !== undefined ? { recordChoices: opts.recordChoices } : {}),
     ...(opts.maxEvents !== undefined ? { maxEvents: opts.maxEvents } : {}),
   });
-  const stats = new ResponseStats(world);
-  world.tracer.addSink(stats);
+  stats.metrics = world.metrics;
   opts.setup?.(world);
   const untilNs = opts.untilNs ?? scenario.until_ns;
   let invariant: InvariantError | undefined;
@@ -235,6 +256,7 @@ export function simulate(scenario: Scenario, opts: SimulateOptions = {}): Simula
     credit_stalls: stats.creditStalls,
     credit_stall_ns: pct(m.summary('credit_stall_ns')),
     dma: { accesses: world.workloads.reduce((s, w) => s + w.count, 0), completed: stats.dmaDone, failed: stats.dmaFailed },
+    pasids: { binds: stats.binds, unbinds: stats.unbinds, freed: stats.pasidsFreed, reused: stats.pasidsReused },
     queue,
     conservation: {
       sent,

@@ -325,7 +325,8 @@ export async function renderHtmlReport(r: RunReport, extras: HtmlReportExtras = 
   ];
   const rs = r.responses;
   const trafficRows: [string, string][] = [
-    ['DMA accesses', e(`${n(r.dma.accesses)} (${n(r.dma.completed)} completed, ${n(r.dma.failed)} failed)`)],
+    ['DMA accesses', e(`${n(r.dma.accesses)} issued, ${n(r.dma.completed)} completed (${n(r.dma.failed)} of them failed)`)],
+    ['PASIDs', e(`${n(r.pasids.binds)} binds, ${n(r.pasids.unbinds)} unbinds, ${n(r.pasids.freed)} freed, ${n(r.pasids.reused)} reused by a later bind`)],
     ['page requests', e(`${n(r.page_requests)} in ${n(r.groups)} groups reaching the core, ${n(r.stop_markers)} stop markers`)],
     ['responses', e(`success ${n(rs.success)}, invalid ${n(rs.invalid)}, failure ${n(rs.failure)}${rs.other > 0 ? `, other ${n(rs.other)}` : ''}`)],
     ['auto-responses', e(n(r.auto_responses))],

@@ -65,6 +65,7 @@ export const runReportSchema = z.object({
   credit_stalls: count,
   credit_stall_ns: percentiles,
   dma: z.object({ accesses: count, completed: count, failed: count }),
+  pasids: z.object({ binds: count, unbinds: count, freed: count, reused: count }),
   queue: z.record(z.string(), z.number()),
   conservation: z.object({ sent: count, answered: count, auto_answered: count, dropped: count, outstanding: count, unaccounted: int }),
   counters: z.record(z.string(), z.number()),

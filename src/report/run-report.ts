@@ -49,6 +49,8 @@ export interface RunReport {
   credit_stalls: number;
   credit_stall_ns: Percentiles;
   dma: { accesses: number; completed: number; failed: number };
+  /** SVA/iommufd binds and unbinds, PASIDs returned to the allocator, and binds that got one back. */
+  pasids: { binds: number; unbinds: number; freed: number; reused: number };
   queue: Record<string, number>;
   conservation: Conservation;
   counters: Record<string, number>;

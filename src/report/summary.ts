@@ -29,7 +29,8 @@ export function formatSummary(r: RunReport): string {
   row('events', n(r.events));
   row('trace sha256', r.trace_sha256);
   lines.push('traffic');
-  row('DMA accesses', `${n(r.dma.accesses)} (${n(r.dma.completed)} completed, ${n(r.dma.failed)} failed)`);
+  row('DMA accesses', `${n(r.dma.accesses)} issued, ${n(r.dma.completed)} completed (${n(r.dma.failed)} of them failed)`);
+  row('PASIDs', `${n(r.pasids.binds)} binds, ${n(r.pasids.unbinds)} unbinds, ${n(r.pasids.freed)} freed, ${n(r.pasids.reused)} reused by a later bind`);
   row('page requests', `${n(r.page_requests)} in ${n(r.groups)} groups reaching the core, ${n(r.stop_markers)} stop markers`);
   row('responses', `success ${n(r.responses.success)}, invalid ${n(r.responses.invalid)}, failure ${n(r.responses.failure)}${r.responses.other ? `, other ${n(r.responses.other)}` : ''}`);
   row('auto-responses', n(r.auto_responses));

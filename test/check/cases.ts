@@ -360,6 +360,26 @@ export const CASES: Record<string, RuleCase> = {
       E(0, 'discard_partial', { iommu: 0, count: 0 }),
     ),
   },
+  'CORE.PARTIAL.GATHERED': {
+    // A two-request group. Good: its L=0 fault (grpid 3) joins the group its L=1 fault forms.
+    // Bad (AMD mainline, grpid = PPR tag): the L=1 fault's grpid is 3 | 1 << 9, so the group forms
+    // alone (count 1) and the L=0 fault stays on the partial list; the device is answered anyway.
+    good: seq(g1()),
+    bad: seq(
+      E(0, 'page_request', { dev: 0, pasid: 1, prgi: 3, req: 1, flags: R | P }),
+      E(0, 'queue_write', { dev: 0, pasid: 1, prgi: 3, req: 1, iommu: 0, depth: 1 }),
+      E(0, 'fault_report', { dev: 0, pasid: 1, prgi: 3, req: 1, result: 0, flags: R | P }),
+      E(0, 'partial_add', { dev: 0, pasid: 1, prgi: 3, req: 1 }),
+      E(0, 'page_request', { dev: 0, pasid: 1, prgi: 3, req: 2, flags: R | P | L }),
+      E(0, 'queue_write', { dev: 0, pasid: 1, prgi: 3, req: 2, iommu: 0, depth: 1 }),
+      E(0, 'fault_report', { dev: 0, pasid: 1, prgi: 0x203, req: 2, result: 0, flags: R | P | L }),
+      E(0, 'group_form', { dev: 0, pasid: 1, prgi: 0x203, group: 1, count: 1, aborted: 0 }),
+      E(0, 'handler_start', { dev: 0, pasid: 1, prgi: 0x203, group: 1, handler: HandlerType.SVA, mm: -1 }),
+      E(0, 'handler_end', { dev: 0, pasid: 1, prgi: 0x203, group: 1, code: 0 }),
+      E(0, 'response_send', { dev: 0, pasid: 1, prgi: 3, group: 1, code: 0, source: RespSource.GROUP }),
+      E(0, 'response_recv', { dev: 0, pasid: 1, prgi: 3, code: 0, outcome: RecvOutcome.MATCHED }),
+    ),
+  },
   'CORE.GROUP.ONE_PASID': {
     // A partial of PASID 2 is left behind (its L=1 dropped and auto-answered); the same PRG index
     // then carries a group of PASID 1. Good: the overflow's discard_partial frees it first.

@@ -39,6 +39,7 @@ function report(over: Partial<RunReport> = {}): RunReport {
     credit_stalls: 4,
     credit_stall_ns: p(4, 800, 1900, 2000),
     dma: { accesses: 500, completed: 480, failed: 20 },
+    pasids: { binds: 2, unbinds: 1, freed: 1, reused: 1 },
     queue: { prq_high_water: 31 },
     conservation: { sent: 100, answered: 60, auto_answered: 7, dropped: 3, outstanding: 30, unaccounted: 0 },
     counters: { actions_failed: 0 },

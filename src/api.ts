@@ -210,8 +210,11 @@ export function simulate(scenario: Scenario, opts: SimulateOptions = {}): Simula
   try {
     stopReason = world.run(untilNs).reason;
   } catch (e) {
-    if (!(e instanceof InvariantError)) throw e;
-    invariant = e;
+    // A broken invariant — or any programmer error thrown inside a step — stops the run there; it
+    // is reported with seed, virtual time and event count, and the run's replay command.
+    if (e instanceof InvariantError) invariant = e;
+    else if (e instanceof Error) invariant = new InvariantError(`${e.name}: ${e.message} (seed ${seed}, t=${world.sim.now} ns, event ${world.sim.events})`);
+    else throw e;
     stopReason = 'invariant';
   }
   const sha = world.tracer.finish();

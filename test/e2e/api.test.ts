@@ -29,3 +29,23 @@ describe('library façade', () => {
     for (const b of BUGS) expect(RULE_IDS).toContain(b.rule);
   });
 });
+
+describe('a programmer error inside a step', () => {
+  it('stops the run there and is reported with seed, virtual time and the replay command', () => {
+    const l = loadScenario('amd');
+    if (!l.ok) throw new Error('amd scenario does not load');
+    const r = simulate(l.value.scenario, {
+      seed: 4,
+      setup: (world) => {
+        const k = world.sim.registerKind('test:boom', () => {
+          throw new RangeError('field out of range');
+        });
+        world.sim.at(5000, k);
+      },
+    }).report;
+    expect(r.stop_reason).toBe('invariant');
+    expect(r.violations[0]).toMatchObject({ rule: 'INVARIANT', time_ns: 5000 });
+    expect(r.violations[0]!.detail).toMatch(/RangeError: field out of range \(seed 4, t=5000 ns, event \d+\)/);
+    expect(r.replay).toBe('iopf run amd --seed 4');
+  });
+});

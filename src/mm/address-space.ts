@@ -3,6 +3,7 @@
  * VMAs with permissions, per-page presence, the two reference counts, and the outcome of
  * handle_mm_fault(). Pure logic: no time, no scheduling; the engine adds latency for major faults.
  */
+import { InvariantError } from '../sim/assert.js';
 import { err, type KResult } from '../sim/errno.js';
 
 /** Bytes per page; the model uses 4 KiB base pages only (no THP, no hugetlb). */
@@ -120,7 +121,12 @@ interface Vma extends VmaView {
 }
 
 function invariant(cond: boolean, msg: string): asserts cond {
-  if (!cond) throw new Error(`AddressSpace: ${msg}`);
+  if (!cond) fail(msg);
+}
+
+/** Throw with a message built only when the check already failed (no string building per call). */
+function fail(msg: string): never {
+  throw new InvariantError(`AddressSpace: ${msg}`);
 }
 
 function isPageAligned(x: number): boolean {
@@ -211,7 +217,7 @@ export class AddressSpace {
    * the users' collective structure reference.
    */
   putUser(): void {
-    invariant(this.#users > 0, `mm ${this.id}: putUser without a user reference`);
+    if (!(this.#users > 0)) fail(`mm ${this.id}: putUser without a user reference`);
     this.#users--;
     if (this.#users === 0) {
       this.#teardown();
@@ -221,30 +227,30 @@ export class AddressSpace {
 
   /** Process exit (exit_mm): the owner drops its user reference, once. */
   exit(): void {
-    invariant(!this.#ownerExited, `mm ${this.id}: exit() twice`);
+    if (!(!this.#ownerExited)) fail(`mm ${this.id}: exit() twice`);
     this.#ownerExited = true;
     this.putUser();
   }
 
   /** mmgrab(): pin the structure (an SVA domain does this for its mm). */
   grab(): void {
-    invariant(this.#count > 0, `mm ${this.id}: grab after free`);
+    if (!(this.#count > 0)) fail(`mm ${this.id}: grab after free`);
     this.#count++;
   }
 
   /** mmdrop(): the last structure reference frees the mm (__mmdrop → mm_pasid_drop). */
   drop(): void {
-    invariant(this.#count > 0, `mm ${this.id}: drop after free`);
+    if (!(this.#count > 0)) fail(`mm ${this.id}: drop after free`);
     this.#count--;
     if (this.#count === 0) {
-      invariant(this.#users === 0, `mm ${this.id}: freed with users`);
+      if (!(this.#users === 0)) fail(`mm ${this.id}: freed with users`);
       for (const l of this.#freeListeners.splice(0)) l(this);
     }
   }
 
   /** Called once when the mm is freed (used to return its PASID, as mm_pasid_drop does). */
   onFree(listener: FreeListener): void {
-    invariant(this.#count > 0, `mm ${this.id}: onFree after free`);
+    if (!(this.#count > 0)) fail(`mm ${this.id}: onFree after free`);
     this.#freeListeners.push(listener);
   }
 
@@ -391,7 +397,7 @@ export class AddressSpace {
    * reference (as the SVA handler does through mmget_not_zero()).
    */
   handleFault(addr: number, access: FaultAccess): FaultOutcome {
-    invariant(this.#users > 0, `mm ${this.id}: handleFault without a user reference`);
+    if (!(this.#users > 0)) fail(`mm ${this.id}: handleFault without a user reference`);
     this.stats.faults++;
     if (access.user) this.stats.userFaults++;
     const v = this.#lookup(addr);
@@ -425,7 +431,7 @@ export class AddressSpace {
 
   #assertMappable(op: string): void {
     // Only the live process changes its own layout; after exit_mmap there is nobody to call this.
-    invariant(this.#users > 0, `mm ${this.id}: ${op} on an exiting mm`);
+    if (!(this.#users > 0)) fail(`mm ${this.id}: ${op} on an exiting mm`);
   }
 
   /** Index of the first VMA whose start is >= addr. */

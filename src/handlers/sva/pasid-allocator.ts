@@ -3,6 +3,7 @@
  * drivers/iommu/iommu.c, an IDA handing out the lowest free id) and the per-mm PASID that
  * iommu_alloc_mm_data() assigns on the first bind and mm_pasid_drop() returns when the mm is freed.
  */
+import { InvariantError } from '../../sim/assert.js';
 import type { AddressSpace } from '../../mm/address-space.js';
 import { err } from '../../sim/errno.js';
 
@@ -14,7 +15,12 @@ export const IOMMU_FIRST_GLOBAL_PASID = 1;
 export const PCIE_MAX_PASID_BITS = 20;
 
 function invariant(cond: boolean, msg: string): asserts cond {
-  if (!cond) throw new Error(`pasid: ${msg}`);
+  if (!cond) fail(msg);
+}
+
+/** Throw with a message built only when the check already failed (no string building per call). */
+function fail(msg: string): never {
+  throw new InvariantError(`pasid: ${msg}`);
 }
 
 /**
@@ -23,7 +29,7 @@ function invariant(cond: boolean, msg: string): asserts cond {
  * Width 0 gives 1: only PASID 0, so SVA allocation fails.
  */
 export function maxPasidsForWidth(bits: number, iommuMaxPasids: number = 2 ** PCIE_MAX_PASID_BITS): number {
-  invariant(Number.isInteger(bits) && bits >= 0 && bits <= PCIE_MAX_PASID_BITS, `bad PASID width ${bits}`);
+  if (!(Number.isInteger(bits) && bits >= 0 && bits <= PCIE_MAX_PASID_BITS)) fail(`bad PASID width ${bits}`);
   return Math.min(2 ** bits, iommuMaxPasids);
 }
 
@@ -117,7 +123,7 @@ export class PasidAllocator {
 
   /** ida_free(); freeing an id that is not allocated is a programmer error (the IDA WARNs). */
   free(id: number): void {
-    invariant(this.#inUse.has(id), `free of PASID ${id} which is not allocated`);
+    if (!(this.#inUse.has(id))) fail(`free of PASID ${id} which is not allocated`);
     this.#inUse.delete(id);
     this.#freed.push(id);
   }
@@ -145,8 +151,8 @@ export class SvaMmPasids {
    * The caller must hold a user reference on the mm (iommu_sva_bind_device's contract).
    */
   assign(mm: AddressSpace, maxPasids: number): number {
-    invariant(Number.isSafeInteger(maxPasids) && maxPasids >= 0, `bad maxPasids ${maxPasids}`);
-    invariant(!mm.isExiting, `bind of mm ${mm.id} without a user reference`);
+    if (!(Number.isSafeInteger(maxPasids) && maxPasids >= 0)) fail(`bad maxPasids ${maxPasids}`);
+    if (!(!mm.isExiting)) fail(`bind of mm ${mm.id} without a user reference`);
     const existing = this.#byMm.get(mm);
     if (existing !== undefined) return existing >= maxPasids ? err('EOVERFLOW') : existing;
     // max_pasids == 0 (no PASID support) makes iommu_alloc_global_pasid fail too: -ENOSPC.
@@ -183,7 +189,7 @@ export class SvaMmPasids {
   /** mm_pasid_drop(): return the PASID when the mm is freed. */
   #drop(mm: AddressSpace): void {
     const pasid = this.#byMm.get(mm);
-    invariant(pasid !== undefined, `mm ${mm.id} freed twice`);
+    if (!(pasid !== undefined)) fail(`mm ${mm.id} freed twice`);
     this.#byMm.delete(mm);
     this.#byPasid.delete(pasid);
     this.allocator.free(pasid);

@@ -227,7 +227,7 @@ export class AddressSpace {
 
   /** Process exit (exit_mm): the owner drops its user reference, once. */
   exit(): void {
-    if (!(!this.#ownerExited)) fail(`mm ${this.id}: exit() twice`);
+    if (this.#ownerExited) fail(`mm ${this.id}: exit() twice`);
     this.#ownerExited = true;
     this.putUser();
   }

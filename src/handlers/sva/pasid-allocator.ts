@@ -152,7 +152,7 @@ export class SvaMmPasids {
    */
   assign(mm: AddressSpace, maxPasids: number): number {
     if (!(Number.isSafeInteger(maxPasids) && maxPasids >= 0)) fail(`bad maxPasids ${maxPasids}`);
-    if (!(!mm.isExiting)) fail(`bind of mm ${mm.id} without a user reference`);
+    if (mm.isExiting) fail(`bind of mm ${mm.id} without a user reference`);
     const existing = this.#byMm.get(mm);
     if (existing !== undefined) return existing >= maxPasids ? err('EOVERFLOW') : existing;
     // max_pasids == 0 (no PASID support) makes iommu_alloc_global_pasid fail too: -ENOSPC.

@@ -27,6 +27,12 @@ export interface IommuFrontendDeps {
   sendResponse(msg: PrgResponseMsg): void;
   /** iommu_report_device_fault(): runs as one atomic step of the driver's queue thread. */
   reportFault(dev: number, fault: FaultRecord): KResult;
+  /**
+   * The same report where it may block on the device's lock (v6.7: a flush holds
+   * dev->iommu->lock across flush_workqueue): returns the result (0 or -errno) when done now, or
+   * REPORT_PENDING (1) — then the queue thread waits, and `cont` runs with b = the result.
+   */
+  reportFaultStep?(dev: number, fault: FaultRecord, cont: Continuation): number;
   /** iopf_queue_discard_partial() on this IOMMU's fault queue. */
   discardPartial(): void;
   /** iopf_queue_flush_dev(dev[, pasid]) per the kernel profile; completes via `cont` (b = result). */

@@ -809,10 +809,13 @@ export class IopfCore {
       part.splice(i, 1);
       this.partialFreed(param.dev, f, PartialFree.FLUSH);
     }
-    // (b) pending groups of the PASID, INVALID; list order per profile; stop at a driver error.
+    // (b) pending groups of the PASID, INVALID, in the walk order of the profile's pending list;
+    // stop at a driver error. The seed's list is v6.7's (copies added at the tail in
+    // iommu_report_device_fault), walked oldest first; only mainline's group nodes are
+    // head-inserted (iopf_group_alloc), so a forced seed flush in mainline walks newest first.
     let rc: KResult = 0;
     const pend = param.pending;
-    const newestFirst = this.profile !== 'v6.7';
+    const newestFirst = this.profile === 'mainline';
     for (let k = 0; k < pend.length; ) {
       const idx = newestFirst ? pend.length - 1 - k : k;
       const g = pend[idx]!;

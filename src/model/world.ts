@@ -105,6 +105,7 @@ export class World {
   private readonly kUnbindQuiet: number;
   private readonly kUnbindDone: number;
   private readonly kRemoved: number;
+  private readonly kReportLate: number;
   private readonly kIommufdDrained: number;
   private readonly chooser: Chooser;
   readonly actionsFailed: string[] = [];
@@ -174,7 +175,14 @@ export class World {
       sendResponse: (msg: PrgResponseMsg) => {
         this.devices[msg.dev]!.onResponse(msg);
       },
-      reportFault: (dev, fault) => this.core.reportDeviceFault(dev, fault),
+      reportFault: (dev, fault) => {
+        if (this.core.canReport(dev)) return this.core.reportDeviceFault(dev, fault);
+        // A front-end whose thread does not block on the device lock (SMMUv3, AMD; v6.7 only):
+        // the report waits for the lock on its own and its result is not seen by the driver.
+        this.core.reportDeviceFaultStep(dev, fault, { kind: this.kReportLate, a: dev, b: 0 });
+        return 0;
+      },
+      reportFaultStep: (dev, fault, cont) => this.core.reportDeviceFaultStep(dev, fault, cont),
       discardPartial: () => {
         this.core.discardPartial(this.queue);
       },
@@ -259,6 +267,7 @@ export class World {
       b.state = BindState.UNBOUND;
     });
     this.kRemoved = sim.registerKind('action:removed', () => undefined);
+    this.kReportLate = sim.registerKind('report:late-result', () => undefined);
     this.kIommufdDrained = sim.registerKind('action:iommufd-detach-drained', (i) => {
       const b = this.bindings[i]!;
       if (b.iommufd !== undefined) this.detachIommufd(b, false, true);

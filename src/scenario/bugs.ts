@@ -81,6 +81,15 @@ export const BUGS: readonly BugVariant[] = [
     rule: 'HOST.RESP.CODE_DEFINED',
   },
   {
+    name: 'vtd-resp-code-raw',
+    summary:
+      'VT-d puts the core\'s response code into the page group response as it is: FAILURE goes out as 2, a reserved PCIe code (the function treats it as Response Failure)',
+    source:
+      'mainline drivers/iommu/intel/prq.c intel_iommu_page_response and v6.7 svm.c intel_svm_page_response (QI_PGRP_RESP_CODE(msg->code)); include/linux/iommu.h enum iommu_page_response_code (FAILURE = 2)',
+    scenario: 'scenarios/vtd-abort.yaml',
+    rule: 'HOST.RESP.CODE_DEFINED',
+  },
+  {
     name: 'amd-grpid-last-bit',
     summary:
       'AMD reports grpid = the 10-bit PPR tag (PRG index | last << 9): a group\'s non-last faults never match its last fault, which forms the group alone, and stay on the partial list for ever',

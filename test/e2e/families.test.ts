@@ -61,6 +61,16 @@ describe('family-specific behaviour end to end', () => {
     expect(r.queue.priq_high_water ?? r.counters['smmu.priq.high_water']).toBe(64);
     expect(r.auto_responses).toBeGreaterThan(0);
   });
+  it('v6.7: a flush holds the device lock across flush_workqueue, so the PRQ thread blocks in its report and resumes', () => {
+    for (const seed of [1, 2, 3]) {
+      const r = run('v67-flush-vs-report', seed);
+      expect(r.violations).toEqual([]);
+      expect(r.stop_reason).toBe('drained');
+      expect(r.counters['iopf.report_blocked']).toBeGreaterThan(0);
+      expect(r.conservation.unaccounted).toBe(0);
+    }
+  });
+
   it('SMMUv3 stall: every stalled transaction is resumed exactly once', () => {
     const r = run('smmuv3-stall', 1);
     expect(r.queue.stall_stalls).toBe(r.queue.stall_resumed_retry! + r.queue.stall_resumed_abort! + r.queue.stall_terminated!);

@@ -335,6 +335,20 @@ describe('iopf core: flushing (§5)', () => {
     conserved(h);
   });
 
+  it("seed flush(dev, pasid): pending faults answered oldest first (the seed's list is tail-inserted)", () => {
+    const { h, drv } = setup({ kernel: 'seed' });
+    h.core.attach(0, 2, handleFor(new HoldingDomain(2)));
+    const a = mkFault({ pasid: 1, grpid: 1 });
+    const b = mkFault({ pasid: 2, grpid: 2 });
+    const c = mkFault({ pasid: 1, grpid: 3 });
+    for (const f of [a, b, c]) h.core.reportDeviceFault(0, f);
+    h.core.flushDev(0, 1, h.cont());
+    h.sim.run();
+    expect(drv.sent.map((s) => s.fault)).toEqual([a, c]);
+    expect(h.core.pendingGroups(0).map((g) => g.lastFault)).toEqual([b]);
+    conserved(h);
+  });
+
   it('flush(dev, pasid): partial faults of that PASID are freed, others kept', () => {
     const { h } = setup();
     const mine = [mkFault({ pasid: 1, last: false }), mkFault({ pasid: 1, grpid: 2, last: false })];

@@ -24,6 +24,7 @@ import type { IommuFrontend, IommuFrontendDeps } from '../frontend.js';
 import type { PageRequestMsg, PrgResponseMsg } from '../../pcie/messages.js';
 import { FaultFlag, FaultPerm, RespCode, type FaultRecord, type PageResponse } from '../../iopf/types.js';
 import { TraceKind, RespSource, PciRespCode } from '../../trace/events.js';
+import { REPORT_PENDING } from '../../iopf/core.js';
 import {
   VTD_DESC_SIZE,
   decodePageGroupRespInto,
@@ -57,8 +58,17 @@ export function isCanonicalPage(pageNum: number): boolean {
   return pageNum < LOW_HALF_END_PAGE || pageNum >= HIGH_HALF_START_PAGE;
 }
 
-/** iommu_page_response_code → PCIe wire code. */
-export function wireCode(code: number): number {
+/** Bug variant: the core's response code goes into the descriptor as it is (see {@link wireCode}). */
+export const VTD_BUG_RESP_CODE_RAW = 'vtd-resp-code-raw';
+
+/**
+ * iommu_page_response_code → PCIe wire code. Linux does not translate: intel_iommu_page_response
+ * (prq.c; svm.c intel_svm_page_response before it) shifts msg->code into the descriptor as it is,
+ * so FAILURE (enum value 2) reaches the function as a reserved code, which it handles as Response
+ * Failure (PRI.RESP.RESERVED). `raw` (bug vtd-resp-code-raw) reproduces that; otherwise 1111b.
+ */
+export function wireCode(code: number, raw = false): number {
+  if (raw) return code;
   if (code === RespCode.SUCCESS) return PciRespCode.SUCCESS;
   if (code === RespCode.INVALID) return PciRespCode.INVALID;
   return PciRespCode.FAILURE;
@@ -129,6 +139,9 @@ export class VtdIommu implements IommuFrontend {
   private readonly rng: Rng;
   private readonly kThreadStart: number;
   private readonly kThreadEntry: number;
+  private readonly kReportResumed: number;
+  /** The entry whose report waits for the device's lock (v6.7), if any. */
+  private blockedReport: { d: VtdPageRequestDesc; sender: number; reqId: number } | undefined;
   private readonly kRespSend: number;
   private readonly kDrain: number;
 
@@ -181,6 +194,9 @@ export class VtdIommu implements IommuFrontend {
     const sim = env.sim;
     this.kThreadStart = sim.registerKind(`vtd${iommuIndex}:prq-thread`, () => {
       this.threadStart();
+    });
+    this.kReportResumed = sim.registerKind(`vtd${iommuIndex}:report-resumed`, (_a, result) => {
+      this.reportResumed(result);
     });
     this.kThreadEntry = sim.registerKind(`vtd${iommuIndex}:prq-entry`, () => {
       this.threadEntry();
@@ -236,8 +252,18 @@ export class VtdIommu implements IommuFrontend {
   }
 
   private threadEntry(): void {
-    this.handleEntry(this.cursor);
+    const blocked = this.handleEntry(this.cursor);
     this.cursor = (this.cursor + 1) % this.prq.entries;
+    // A report waiting for the device's lock (v6.7) holds the whole thread until it returns.
+    if (!blocked) this.nextEntryOrFinish();
+  }
+
+  /** The blocked report returned (b = its result): finish that entry, go on with the next. */
+  private reportResumed(result: number): void {
+    const w = this.blockedReport;
+    assert(w !== undefined, 'vtd: report resumed without a blocked report');
+    this.blockedReport = undefined;
+    if (this.env.scenario.kernel === 'v6.7' && result !== 0) this.badRequest(w.d, w.sender, w.reqId);
     this.nextEntryOrFinish();
   }
 
@@ -259,7 +285,8 @@ export class VtdIommu implements IommuFrontend {
     }
   }
 
-  private handleEntry(idx: number): void {
+  /** Returns true when the thread blocks in the report (it resumes through kReportResumed). */
+  private handleEntry(idx: number): boolean {
     const prq = this.prq;
     const d = decodePageRequestInto(prq.ring, prq.offsetOf(idx), this.rec);
     const sender = prq.devAt[idx]!;
@@ -273,17 +300,17 @@ export class VtdIommu implements IommuFrontend {
       (d.execReq && d.read)
     ) {
       this.badRequest(d, sender, reqId);
-      return;
+      return false;
     }
     if (d.lpig && !d.read && !d.write) {
       // A Stop Marker: dropped, no response.
       this.driverStats.stop_markers_seen++;
-      return;
+      return false;
     }
     const view = this.deps.deviceByRid(d.rid);
     if (view === undefined) {
       this.badRequest(d, sender, reqId);
-      return;
+      return false;
     }
     const fault: FaultRecord = {
       flags: 0,
@@ -307,11 +334,21 @@ export class VtdIommu implements IommuFrontend {
       fault.privateData = d.privateData[0];
     }
     this.driverStats.reports++;
-    const r = this.deps.reportFault(view.dev, fault);
+    const canBlock = this.deps.reportFaultStep !== undefined;
+    const r = canBlock
+      ? this.deps.reportFaultStep!(view.dev, fault, { kind: this.kReportResumed, a: 0, b: 0 })
+      : this.deps.reportFault(view.dev, fault);
+    if (canBlock && r === REPORT_PENDING) {
+      // Rare (v6.7 flush in progress): keep what the bad-request answer needs; the ring slot's
+      // decode buffer is reused by the next entry.
+      this.blockedReport = { d: { ...d, privateData: [...d.privateData] as typeof d.privateData }, sender, reqId };
+      return true;
+    }
     // svm.c answered a failed report itself (v6.7); mainline's core answers on its report path,
     // and so does the seed profile's core (mainline's report path + the seed's flush, reference
     // §0): answering here too would answer the group twice.
     if (this.env.scenario.kernel === 'v6.7' && r !== 0) this.badRequest(d, sender, reqId);
+    return false;
   }
 
   /** handle_bad_prq_event(): answer Invalid when the request closes its group (or has private data). */
@@ -372,7 +409,7 @@ export class VtdIommu implements IommuFrontend {
     r.rid = view.rid;
     r.pasidPresent = responseCarriesPasid(this.env, pasidValid, view.responsePasidRequired);
     r.privDataPresent = privData;
-    r.respCode = wireCode(resp.code);
+    r.respCode = wireCode(resp.code, this.env.bugs.has(VTD_BUG_RESP_CODE_RAW));
     r.pasid = pasidValid ? fault.pasid : 0;
     r.lpig = lastPage;
     r.prgIndex = fault.grpid;

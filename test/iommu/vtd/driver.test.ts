@@ -1,7 +1,7 @@
 import { describe, it, expect } from 'vitest';
 import { makeHarness } from '../../pcie/harness.js';
 import { FakeHost, req, view } from './fake-host.js';
-import { VtdIommu, isCanonicalPage, wireCode } from '../../../src/iommu/vtd/driver.js';
+import { VTD_BUG_RESP_CODE_RAW, VtdIommu, isCanonicalPage, wireCode } from '../../../src/iommu/vtd/driver.js';
 import { decodeInvWait, VTD_DESC_SIZE } from '../../../src/iommu/vtd/codec.js';
 import { TraceKind, PrFlag, PciRespCode, RespSource } from '../../../src/trace/events.js';
 import { FaultFlag, FaultPerm, RespCode, type FaultRecord } from '../../../src/iopf/types.js';
@@ -219,6 +219,20 @@ describe('VT-d driver: page_response', () => {
     s.iommu.pageResponse(0, fault(), { pasid: 5, grpid: 17, code: RespCode.FAILURE }, RespSource.GROUP);
     s.h.sim.run();
     expect(s.host.responses[0]!.msg.code).toBe(PciRespCode.FAILURE);
+  });
+
+  it('HOST.RESP.CODE_DEFINED: with bug vtd-resp-code-raw FAILURE goes out as 2, as intel_iommu_page_response does', () => {
+    expect([wireCode(RespCode.SUCCESS, true), wireCode(RespCode.INVALID, true), wireCode(RespCode.FAILURE, true)]).toEqual([
+      0, 1, 2,
+    ]);
+    for (const kernel of ['mainline', 'v6.7'] as const) {
+      const s = setup({ kernel, bugs: [VTD_BUG_RESP_CODE_RAW] });
+      s.iommu.pageResponse(0, fault(), { pasid: 5, grpid: 17, code: RespCode.FAILURE }, RespSource.GROUP);
+      s.h.sim.run();
+      expect(s.host.responses[0]!.msg.code).toBe(2);
+      // The descriptor carries it in bits 15:12 (QI_PGRP_RESP_CODE), a reserved PCIe code.
+      expect(s.h.of(TraceKind.RESPONSE_SEND)[0]!.code).toBe(2);
+    }
   });
 
   it('v6.7 profile: no descriptor without LPIG/private data; -EINVAL without PASID', () => {

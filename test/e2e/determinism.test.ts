@@ -8,9 +8,9 @@ import { describe, expect, it } from 'vitest';
 import { loadScenario, simulate, type Scenario } from '../../src/api.js';
 
 const GOLDEN: Record<number, string> = {
-  1: '403daa9f2c77ea8c22abdf5532e665d41c0745d7b0dab26a045709b7124502ab',
-  2: '47b7b1fd0360e301019405da3307a6bba705e013226ec4097bd98cad532ff161',
-  3: '50696fafaf5724949616c2cb53ed04dfb5584791be27da94450b077fdc40f7a8',
+  1: '92c298b36f02777c2c0434f8b00a28a4f491ad779e3bacb100dc4c86e54ad8f0',
+  2: '37d1c432891840b13b56d8b3e245ec680249c9ce2696a40a081ecf7a967579d0',
+  3: '8786521a55aad553df949d87d81a9c892927cfb53d5642c35314c02af8e69a33',
 };
 
 function defaultScenario(): Scenario {

@@ -10,8 +10,8 @@ import { simulate } from '../../src/api.js';
 
 const GOLDEN: Record<string, Record<number, string>> = {
   default: {
-    1: '403daa9f2c77ea8c22abdf5532e665d41c0745d7b0dab26a045709b7124502ab',
-    2: '47b7b1fd0360e301019405da3307a6bba705e013226ec4097bd98cad532ff161',
+    1: '92c298b36f02777c2c0434f8b00a28a4f491ad779e3bacb100dc4c86e54ad8f0',
+    2: '37d1c432891840b13b56d8b3e245ec680249c9ce2696a40a081ecf7a967579d0',
   },
   'smmuv3-pri': {
     1: '8dc3644736a80d773f9a57a0741fbbad2e8c2c630d33776bc75fec578fce6c4b',

@@ -20,8 +20,8 @@ import { HandlerType, PciRespCode, RespSource, TraceKind } from '../../src/trace
 
 /** Pinned trace hashes of iommufd-vs-sva; updated deliberately when the model changes. */
 const GOLDEN_VS_SVA: Record<number, string> = {
-  1: 'b11b28df7b51f618dcaeece8091749ce6c44a046259a914b2c31c63410894452',
-  2: 'f1d520228e30d06b8f759d400246e6d27c90ee3ea663888f1fe4bec8ba614a26',
+  1: 'd822879c808330d22b0669916c9bbeda33268b1c4e3683066f8212cc3d1bdb3a',
+  2: 'c41a6521d64e0fad0edb494db73e56d62f2a6f7561f4ca913ee251fe63310813',
 };
 
 /** Watches responses per group: who answered, with what, when; and which groups iommufd took. */

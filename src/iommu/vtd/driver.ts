@@ -143,6 +143,8 @@ export class VtdIommu implements IommuFrontend {
   /** The entry whose report waits for the device's lock (v6.7), if any. */
   private blockedReport: { d: VtdPageRequestDesc; sender: number; reqId: number } | undefined;
   private readonly kRespSend: number;
+  /** Completion time of the last page group response submitted to the invalidation queue. */
+  private qiDoneAt = 0;
   private readonly kDrain: number;
 
   // prq_event_thread state
@@ -387,7 +389,10 @@ export class VtdIommu implements IommuFrontend {
     };
     this.driverStats.responses++;
     this.env.tracer.emit(TraceKind.RESPONSE_SEND, dev, msg.pasid, msg.prgi, group, msg.code, source);
-    this.env.sim.after(this.env.latency.response_ns.sample(this.rng), this.kRespSend, dev, 0, msg, dev);
+    // The invalidation queue executes descriptors in order: a response never overtakes an earlier one.
+    const at = Math.max(this.env.sim.now + this.env.latency.response_ns.sample(this.rng), this.qiDoneAt);
+    this.qiDoneAt = at;
+    this.env.sim.at(at, this.kRespSend, dev, 0, msg, dev);
   }
 
   // ---------------------------------------------------------------------------------------------

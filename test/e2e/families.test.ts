@@ -1,8 +1,9 @@
 /**
  * End to end per IOMMU family: each shipped family scenario runs clean (no violation, balance zero)
  * and its canonical trace hash is pinned per seed. The golden hashes change only when the model's
- * behaviour changes: update them deliberately (`UPDATE_GOLDEN=1 npx vitest run test/e2e/families`
- * prints the new values) and say why in the commit.
+ * behaviour changes: update them deliberately (`npm run build && node scripts/update-golden.mjs`
+ * rewrites these and the determinism/iommufd ones; `UPDATE_GOLDEN=1` here prints them) and say why
+ * in the commit.
  */
 import { describe, expect, it } from 'vitest';
 import { loadScenario } from '../../src/scenario/files.js';

@@ -58,6 +58,11 @@ export interface FaultObjectOptions {
 
 export interface ReadOptions {
   /**
+   * The user buffer to copy into (at least `bufLen` bytes), as read(2) copies into the caller's
+   * memory; without it a fresh buffer is allocated. The result's `bytes` is a view of it.
+   */
+  buffer?: Uint8Array;
+  /**
    * Record slot (0-based, in units of 40 bytes from the start of the user buffer) whose copy to
    * user space faults. The group being copied goes back to the head with its cookie released.
    */
@@ -274,7 +279,7 @@ export class FaultObject<G extends IommufdGroup> {
     // The fd is a stream of whole records: no position, no partial record.
     if (offset !== 0 || bufLen % PGFAULT_SIZE !== 0) return none(err('ESPIPE'));
 
-    const out = new Uint8Array(bufLen);
+    const out = opts.buffer !== undefined && opts.buffer.length >= bufLen ? opts.buffer : new Uint8Array(bufLen);
     const groups: { cookie: number; group: G }[] = [];
     let done = 0;
     let rc = 0;
@@ -307,7 +312,7 @@ export class FaultObject<G extends IommufdGroup> {
       this.counters.read++;
     }
     if (done === 0) return { result: rc, bytes: new Uint8Array(0), groups };
-    return { result: done, bytes: out.slice(0, done), groups };
+    return { result: done, bytes: out.subarray(0, done), groups };
   }
 
   /**

@@ -32,6 +32,8 @@ export class Vmm<G extends IommufdGroup> {
   /** Cookies read and not yet answered, in order, with their record counts. */
   private readonly work: { cookie: number; records: number }[] = [];
   private readonly rng: Rng;
+  private readBuf = new Uint8Array(0);
+  private readonly respBuf = new Uint8Array(PAGE_RESPONSE_SIZE);
   private readonly kRead: number;
   private readonly kServed: number;
   /** Read buffer, in records: read_batch, doubled while the head group does not fit. */
@@ -66,7 +68,10 @@ export class Vmm<G extends IommufdGroup> {
 
   private doRead(): void {
     if (this.state === VmmState.CLOSED) return;
-    const r = this.fault.read(this.bufRecords * PGFAULT_SIZE, 0);
+    const len = this.bufRecords * PGFAULT_SIZE;
+    // One user buffer per VMM, as a real reader keeps (grown when the head group does not fit).
+    if (this.readBuf.length < len) this.readBuf = new Uint8Array(len);
+    const r = this.fault.read(len, 0, { buffer: this.readBuf });
     this.readsDone++;
     this.env.tracer.emit(TraceKind.IOMMUFD_READ, -1, -1, -1, this.index, Math.max(r.result, 0), Math.min(r.result, 0));
     if (r.result === 0 && this.fault.pollReadable()) {
@@ -122,7 +127,7 @@ export class Vmm<G extends IommufdGroup> {
         : this.cfg.policy === 'failure'
           ? 2 // FAILURE: removed from the uAPI; the kernel refuses it unless the bug is on
           : IommufdRespCode.SUCCESS;
-    const buf = encodePageResponse({ cookie: item.cookie, code });
+    const buf = encodePageResponse({ cookie: item.cookie, code }, this.respBuf);
     const badBuffer = this.env.faultSite(this.cfg.bad_buffer);
     const rc = this.fault.write(buf, 0, badBuffer ? { userFaultAtRecord: 0 } : {});
     this.writesDone++;

@@ -59,6 +59,8 @@ interface Binding {
   readonly proc: number;
   state: BindState;
   pasid: number;
+  /** A bind action came while this pair was being unbound: it runs when the unbind returns. */
+  bindAfterUnbind: boolean;
   /** iommufd attachment (fault object index, or -1 for a paging hwpt without fault), else undefined. */
   iommufd: { fault: number; attachId: number } | undefined;
 }
@@ -265,6 +267,10 @@ export class World {
       const b = this.bindings[i]!;
       if (result !== 0) this.actionsFailed.push(`unbind ${this.devName(b.dev)}/${this.procName(b.proc)}: ${result}`);
       b.state = BindState.UNBOUND;
+      if (b.bindAfterUnbind) {
+        b.bindAfterUnbind = false;
+        this.bind(b.dev, b.proc);
+      }
     });
     this.kRemoved = sim.registerKind('action:removed', () => undefined);
     this.kReportLate = sim.registerKind('report:late-result', () => undefined);
@@ -276,7 +282,7 @@ export class World {
     // Bindings for every (device, process) pair traffic or actions name.
     const pair = (dev: number, proc: number): Binding => {
       for (const b of this.bindings) if (b.dev === dev && b.proc === proc) return b;
-      const b: Binding = { index: this.bindings.length, dev, proc, state: BindState.UNBOUND, pasid: -1, iommufd: undefined };
+      const b: Binding = { index: this.bindings.length, dev, proc, state: BindState.UNBOUND, pasid: -1, bindAfterUnbind: false, iommufd: undefined };
       this.bindings.push(b);
       return b;
     };
@@ -351,6 +357,12 @@ export class World {
 
   private bind(dev: number, proc: number): void {
     const b = this.pairOf(dev, proc);
+    if (b.state === BindState.STOPPING && b.iommufd === undefined) {
+      // An unbind of this pair is in progress: iommu_sva_bind_device() would wait on
+      // iommu_sva_lock until it is done, then bind anew (same PASID: the mm keeps it).
+      b.bindAfterUnbind = true;
+      return;
+    }
     const mm = this.mms[proc]!;
     const r = this.sva.bind(dev, mm);
     if (typeof r === 'number') {
@@ -576,7 +588,11 @@ export class World {
 
   private unbindQuiesced(i: number): void {
     const b = this.bindings[i]!;
-    for (let w = 0; w < this.workloads.length; w++) if (this.workloadPair[w] === b) this.workloads[w]!.stop();
+    // The traffic that was using the PASID ends; workloads of the pair that start later run on a
+    // later bind (while unbound their accesses are skipped).
+    for (let w = 0; w < this.workloads.length; w++) {
+      if (this.workloadPair[w] === b && this.workloads[w]!.cfg.start_ns <= this.sim.now) this.workloads[w]!.stop();
+    }
     this.sva.unbind(b.dev, this.mms[b.proc]!, { kind: this.kUnbindDone, a: i, b: 0 });
   }
 

@@ -146,3 +146,31 @@ export const KIND_INFO: readonly KindInfo[] = [
 ];
 
 export const KIND_BY_NAME: ReadonlyMap<string, number> = new Map(KIND_INFO.map((k, i) => [k.name, i]));
+
+/** `,"name":value` for each field a kind uses, in KIND_INFO order (names precomputed). */
+const FIELD_PREFIXES: readonly (readonly (string | null)[])[] = KIND_INFO.map((k) =>
+  k.fields.map((f) => (f === null ? null : `,"${f}":`)),
+);
+
+/**
+ * A kind's used fields as JSON members, each with a leading comma: the one formatter behind the
+ * JSONL lines and the Perfetto event args. Throws RangeError for an unknown kind.
+ */
+export function kindFieldsJson(kind: number, f0: number, f1: number, f2: number, f3: number, f4: number, f5: number): string {
+  const p = FIELD_PREFIXES[kind];
+  if (p === undefined) throw new RangeError(`unknown trace kind ${kind}`);
+  let s = '';
+  if (p[0] !== null) s += `${p[0]!}${f0}`;
+  if (p[1] !== null) s += `${p[1]!}${f1}`;
+  if (p[2] !== null) s += `${p[2]!}${f2}`;
+  if (p[3] !== null) s += `${p[3]!}${f3}`;
+  if (p[4] !== null) s += `${p[4]!}${f4}`;
+  if (p[5] !== null) s += `${p[5]!}${f5}`;
+  return s;
+}
+
+/** "bb:dd.f" of a requester ID (bus << 8 | device << 3 | function). */
+export function ridString(rid: number): string {
+  const hex2 = (n: number): string => n.toString(16).padStart(2, '0');
+  return `${hex2((rid >> 8) & 0xff)}:${hex2((rid >> 3) & 0x1f)}.${rid & 7}`;
+}

@@ -6,7 +6,7 @@
  * offline checker sees the same order as the online monitor.
  */
 import { formatPrqReport, formatQiSubmitPageGrpResp } from '../io/ftrace.js';
-import { PrFlag, TraceKind } from './events.js';
+import { PrFlag, TraceKind, ridString } from './events.js';
 import type { TraceSink } from './tracer.js';
 
 export interface FtraceDevice {
@@ -31,11 +31,7 @@ export class FtraceWriter implements TraceSink {
 
   private deviceName(dev: number): string {
     const d = this.devices[dev];
-    if (d === undefined) return `dev${dev}`;
-    const bus = (d.rid >> 8) & 0xff;
-    const slot = (d.rid >> 3) & 0x1f;
-    const fn = d.rid & 7;
-    return `0000:${bus.toString(16).padStart(2, '0')}:${slot.toString(16).padStart(2, '0')}.${fn}`;
+    return d === undefined ? `dev${dev}` : `0000:${ridString(d.rid)}`;
   }
 
   onEvent(t: number, kind: number, f0: number, f1: number, f2: number, f3: number, f4: number, f5: number): void {

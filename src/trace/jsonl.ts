@@ -9,13 +9,9 @@
 import { closeSync, openSync, writeSync } from 'node:fs';
 import type { Readable } from 'node:stream';
 import { isLineError, readLineBatches, type LineError, type ReadLinesOptions } from '../io/line-reader.js';
-import { KIND_BY_NAME, KIND_INFO, TRACE_KIND_COUNT } from './events.js';
+import { KIND_BY_NAME, KIND_INFO, TRACE_KIND_COUNT, kindFieldsJson } from './events.js';
 import type { TraceSink } from './tracer.js';
 
-/** `"name":` prefixes per kind and field, precomputed (the writer is on the hot path of a run). */
-const PREFIXES: readonly (readonly (string | null)[])[] = KIND_INFO.map((k) =>
-  k.fields.map((f) => (f === null ? null : `,"${f}":`)),
-);
 const HEADS: readonly string[] = KIND_INFO.map((k) => `,"ev":"${k.name}"`);
 
 /** One event as a canonical JSONL line (without the newline). */
@@ -29,16 +25,9 @@ export function formatJsonlEvent(
   f4: number,
   f5: number,
 ): string {
-  const p = PREFIXES[kind];
-  if (p === undefined) throw new RangeError(`unknown trace kind ${kind}`);
-  let s = `{"t":${t}${HEADS[kind]!}`;
-  if (p[0] !== null) s += `${p[0]!}${f0}`;
-  if (p[1] !== null) s += `${p[1]!}${f1}`;
-  if (p[2] !== null) s += `${p[2]!}${f2}`;
-  if (p[3] !== null) s += `${p[3]!}${f3}`;
-  if (p[4] !== null) s += `${p[4]!}${f4}`;
-  if (p[5] !== null) s += `${p[5]!}${f5}`;
-  return s + '}';
+  const head = HEADS[kind];
+  if (head === undefined) throw new RangeError(`unknown trace kind ${kind}`);
+  return `{"t":${t}${head}${kindFieldsJson(kind, f0, f1, f2, f3, f4, f5)}}`;
 }
 
 /**

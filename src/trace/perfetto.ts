@@ -29,7 +29,7 @@
  * on 'M' events, so a pid equal to some tid could get another process's thread name.
  */
 import type { Scenario } from '../scenario/schema.js';
-import { HandlerType, KIND_INFO, PrFlag, RecvOutcome, TraceKind } from './events.js';
+import { HandlerType, KIND_INFO, PrFlag, RecvOutcome, TraceKind, kindFieldsJson, ridString } from './events.js';
 import type { TraceSink } from './tracer.js';
 
 /** pid of device `dev` is PERFETTO_PID_DEVICE_BASE + dev. */
@@ -59,15 +59,6 @@ export function nsToUsString(t: number): string {
   return `${q}.${r < 10 ? '00' : r < 100 ? '0' : ''}${r}`;
 }
 
-function hex2(n: number): string {
-  return n.toString(16).padStart(2, '0');
-}
-
-/** "bb:dd.f" from a requester ID (bus << 8 | dev << 3 | fn). */
-function ridString(rid: number): string {
-  return `${hex2((rid >> 8) & 0xff)}:${hex2((rid >> 3) & 0x1f)}.${rid & 7}`;
-}
-
 function pasidTid(pasid: number): number {
   return pasid < 0 ? PERFETTO_TID_NO_PASID : pasid + 1;
 }
@@ -76,36 +67,9 @@ function pasidLabel(pasid: number): string {
   return pasid < 0 ? 'no PASID' : `PASID 0x${pasid.toString(16)}`;
 }
 
-/** `{"name":value,...}` of a kind's used fields, in KIND_INFO order (names precomputed). */
-const ARG_PREFIXES: readonly (readonly (string | null)[])[] = KIND_INFO.map((k) => {
-  let first = true;
-  return k.fields.map((f) => {
-    if (f === null) return null;
-    const p = `${first ? '' : ','}"${f}":`;
-    first = false;
-    return p;
-  });
-});
-
-function kindArgs(
-  kind: number,
-  f0: number,
-  f1: number,
-  f2: number,
-  f3: number,
-  f4: number,
-  f5: number,
-): string {
-  const p = ARG_PREFIXES[kind];
-  if (p === undefined) throw new RangeError(`perfetto: unknown trace kind ${kind}`);
-  let s = '{';
-  if (p[0] !== null) s += `${p[0]!}${f0}`;
-  if (p[1] !== null) s += `${p[1]!}${f1}`;
-  if (p[2] !== null) s += `${p[2]!}${f2}`;
-  if (p[3] !== null) s += `${p[3]!}${f3}`;
-  if (p[4] !== null) s += `${p[4]!}${f4}`;
-  if (p[5] !== null) s += `${p[5]!}${f5}`;
-  return s + '}';
+/** `{"name":value,...}` of a kind's used fields, in KIND_INFO order. */
+function kindArgs(kind: number, f0: number, f1: number, f2: number, f3: number, f4: number, f5: number): string {
+  return `{${kindFieldsJson(kind, f0, f1, f2, f3, f4, f5).slice(1)}}`;
 }
 
 const OUTCOME_NAMES: Record<number, string> = {

@@ -1,6 +1,7 @@
 /**
- * The HTML report in a real browser (Debian's chromium, driven by playwright-core; no browser is
- * ever downloaded): the default scenario's report, opened from a file:// URL, shows the summary
+ * The HTML report in a real browser (a Chromium from the npm package @sparticuz/chromium, pinned in
+ * package-lock.json and launched through playwright-core — see test/support/chromium.ts; nothing is
+ * downloaded at run time and nothing needs apt): the default scenario's report, opened from a file:// URL, shows the summary
  * figures and its plots, logs no error and fetches nothing but itself. Also the CLI wiring:
  * `iopf run --html` and `iopf report RUN.json -o FILE.html` make the same file; a bad document is
  * exit 2.
@@ -11,10 +12,9 @@ import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'no
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { chromium, type Browser } from 'playwright-core';
+import { launchChromium } from '../support/chromium.js';
 import { loadScenario, renderHtmlReport, simulate, type RunReport } from '../../src/api.js';
 
-const CHROMIUM = '/usr/bin/chromium';
 const BIN = 'dist/cli/main.js';
 const tmp = mkdtempSync(join(tmpdir(), 'iopf-html-'));
 /** Kept after the run, so a human can look at it. */
@@ -27,7 +27,7 @@ function iopf(...args: string[]): { code: number; out: string; err: string } {
 
 let report: RunReport;
 let file: string;
-let browser: Browser | undefined;
+let browser: Awaited<ReturnType<typeof launchChromium>> | undefined;
 
 beforeAll(async () => {
   const s = loadScenario('default');
@@ -45,14 +45,11 @@ afterAll(async () => {
 
 describe('HTML report in a browser', () => {
   it('HTML.BROWSER: opens offline, shows the summary and its plots, no console error, no request but the file', async () => {
-    if (!existsSync(CHROMIUM))
-      throw new Error(`${CHROMIUM} not found: install Debian's chromium (apt-get install -y chromium; CI's .ci/run installs it). This test never downloads a browser.`);
-    browser = await chromium.launch({
-      executablePath: CHROMIUM,
-      headless: true,
-      args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
-    });
-    const page = await browser.newPage({ viewport: { width: 1100, height: 900 } });
+    browser = await launchChromium();
+    // The browser comes from npm (package-lock.json) unless the user named one.
+    if (process.env.IOPF_CHROMIUM === undefined && process.platform === 'linux' && process.arch === 'x64')
+      expect(browser.source).toMatch(/^npm @sparticuz\/chromium@\d+\./);
+    const page = await browser.context.newPage();
     const errors: string[] = [];
     const requests: string[] = [];
     page.on('console', (m) => {

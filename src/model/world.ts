@@ -11,7 +11,7 @@ import { Sim } from '../sim/engine.js';
 import type { Chooser } from '../sim/random.js';
 import { RandomChooser, Rng } from '../sim/random.js';
 import type { Continuation } from '../sim/sync.js';
-import { err, type KResult } from '../sim/errno.js';
+import { err } from '../sim/errno.js';
 import { Tracer, type TraceSink } from '../trace/tracer.js';
 import { HandlerType, RespSource, TraceKind } from '../trace/events.js';
 import type { Scenario, Ratio } from '../scenario/schema.js';
@@ -25,11 +25,12 @@ import { Smmuv3Iommu } from '../iommu/smmuv3/index.js';
 import { AmdIommu } from '../iommu/amd/index.js';
 import { IopfCore, type KernelProfile } from '../iopf/core.js';
 import type { IopfQueue } from '../iopf/fault-param.js';
-import type { AttachHandle, IopfDomain, IopfGroup } from '../iopf/group.js';
+import type { IopfGroup } from '../iopf/group.js';
 import { FaultFlag, RespCode, type RespCodeValue } from '../iopf/types.js';
 import { Sva } from '../handlers/sva/sva.js';
 import { SvaMmPasids, PasidAllocator, maxPasidsForWidth } from '../handlers/sva/pasid-allocator.js';
-import { FaultObject } from '../handlers/iommufd/fault-object.js';
+import type { FaultObject } from '../handlers/iommufd/fault-object.js';
+import { HwptAllocFlag, IommufdCtx, type Attachment, type DeviceObj, type FaultObj } from '../handlers/iommufd/ctx.js';
 import { Vmm } from '../handlers/iommufd/vmm.js';
 import { AddressSpace, PAGE_SIZE } from '../mm/address-space.js';
 import { Workload } from '../workload/index.js';
@@ -61,20 +62,16 @@ interface Binding {
   pasid: number;
   /** A bind action came while this pair was being unbound: it runs when the unbind returns. */
   bindAfterUnbind: boolean;
-  /** iommufd attachment (fault object index, or -1 for a paging hwpt without fault), else undefined. */
-  iommufd: { fault: number; attachId: number } | undefined;
+  /** iommufd attachment: fault object index (-1: a paging hwpt without fault object), the
+   * device object and hwpt ids, and a detach waiting for the driver's drain. */
+  iommufd: IommufdBinding | undefined;
 }
 
-/** An iommufd domain: fault-capable (handler queues on the fault object) or not. */
-class IommufdDomain implements IopfDomain {
-  readonly type = 'iommufd';
-  iopfHandler: ((g: IopfGroup) => KResult) | undefined;
-  constructor(
-    readonly id: number,
-    handler: ((g: IopfGroup) => KResult) | undefined,
-  ) {
-    this.iopfHandler = handler;
-  }
+interface IommufdBinding {
+  fault: number;
+  idevId: number;
+  hwptId: number;
+  detaching: { idev: DeviceObj; pasid: number; att: Attachment } | undefined;
 }
 
 const pairKey = (dev: number, pasid: number): number => dev * 2_097_152 + pasid + 1;
@@ -95,6 +92,13 @@ export class World {
   readonly workloads: Workload[] = [];
   readonly faults: FaultObject<IopfGroup>[] = [];
   readonly vmms: Vmm<IopfGroup>[] = [];
+  /** The iommufd context (object ids, fault objects and fds, hwpts, attachments). */
+  readonly iommufd: IommufdCtx;
+  /** Fault objects of the scenario (index → object), and the IOAS the VMMs map their memory in. */
+  private readonly faultObjs: FaultObj[] = [];
+  private ioasId = 0;
+  /** Model device → iommufd device object id (bound on first use). */
+  private readonly idevOf = new Map<number, number>();
   private readonly bindings: Binding[] = [];
   private readonly bindingByPair = new Map<number, Binding>();
   /** (dev, pasid) → mm for iommufd attachments (the VMM's guest memory). */
@@ -111,8 +115,6 @@ export class World {
   private readonly kIommufdDrained: number;
   private readonly chooser: Chooser;
   readonly actionsFailed: string[] = [];
-  private nextAttachId = 1;
-  private nextDomainId = 1;
 
   constructor(
     readonly scenario: Scenario,
@@ -240,18 +242,42 @@ export class World {
       this.mms.push(mm);
     });
 
-    // iommufd fault objects, their VMMs, and the attachments.
+    // iommufd: the context, the VMM's IOAS, fault objects with their VMMs (ids in that order).
+    this.iommufd = new IommufdCtx({
+      attachHandle: (dev, pasid, handle) => this.core.attach(dev, pasid, handle),
+      detachHandle: (dev, pasid) => {
+        this.core.detach(dev, pasid);
+      },
+      isPriVf: (dev) => scenario.devices[dev]!.is_vf,
+      respond: (group, code, auto) => {
+        this.iommufdRespond(group, code, auto);
+      },
+      delivered: (fault, g) => {
+        // The handler runs to completion in the report path (it only queues), so its hold on
+        // the group opens and closes at once; the group then waits on the fault object.
+        const f = g.lastFault;
+        const pasid = (f.flags & FaultFlag.PASID_VALID) !== 0 ? f.pasid : -1;
+        this.tracer.emit(TraceKind.HANDLER_START, g.dev, pasid, f.grpid, g.id, HandlerType.IOMMUFD, -1);
+        this.tracer.emit(TraceKind.HANDLER_END, g.dev, pasid, f.grpid, g.id, 0, 0);
+        const i = this.faultObjs.indexOf(fault);
+        if (i >= 0) this.vmms[i]!.wake();
+        else this.onDeliver?.(fault, g);
+      },
+      bugs: this.bugs,
+    });
+    if (scenario.iommufd.faults.length > 0 || scenario.iommufd.attach.length > 0) {
+      const io = this.iommufd.ioasAlloc();
+      assert(io.ret === 0, 'world: IOMMU_IOAS_ALLOC failed at setup');
+      this.ioasId = io.value!;
+    }
     scenario.iommufd.faults.forEach((f, i) => {
-      const fo = new FaultObject<IopfGroup>(
-        {
-          respond: (group, code) => {
-            this.iommufdRespond(group, code);
-          },
-        },
-        { writeCountBug: this.bugs.has('iommufd-write-count'), acceptsFailure: this.bugs.has('iommufd-accepts-failure') },
-      );
-      this.faults.push(fo);
-      this.vmms.push(new Vmm(this.env, i, fo, f));
+      const r = this.iommufd.faultQueueAlloc(0);
+      assert(r.ret === 0, 'world: IOMMU_FAULT_QUEUE_ALLOC failed at setup');
+      const fobj = this.iommufd.object(r.value!.faultId) as FaultObj;
+      this.faultObjs.push(fobj);
+      this.faults.push(fobj.fo);
+      const fd = r.value!.fd;
+      this.vmms.push(new Vmm(this.env, i, fobj.fo, f, () => this.iommufd.close(fd)));
     });
 
     this.kArrive = sim.registerKind('link:page-request', (_a, _b, p) => {
@@ -375,6 +401,34 @@ export class World {
     this.devices[dev]!.startPasid(r.pasid);
   }
 
+  /** The device's iommufd device object (VFIO cdev bind), bound on first use. */
+  private idev(dev: number): number {
+    let id = this.idevOf.get(dev);
+    if (id === undefined) {
+      const r = this.iommufd.bindDevice(dev);
+      assert(r.ret === 0, 'world: iommufd device bind failed');
+      id = r.value!;
+      this.idevOf.set(dev, id);
+    }
+    return id;
+  }
+
+  /**
+   * IOMMU_HWPT_ALLOC on the VMM's IOAS for (device object, fault index): fault-capable on that
+   * fault object, or (fault < 0) a plain paging hwpt whose domain has no iopf handler. PASID
+   * compatible: the world attaches hwpts to PASIDs.
+   */
+  private hwptFor(idevId: number, fault: number): number {
+    const r = this.iommufd.hwptAlloc({
+      deviceId: idevId,
+      ptId: this.ioasId,
+      flags: HwptAllocFlag.PASID | (fault >= 0 ? HwptAllocFlag.FAULT_ID_VALID : 0),
+      ...(fault >= 0 ? { faultId: this.faultObjs[fault]!.id } : {}),
+    });
+    assert(r.ret === 0, 'world: IOMMU_HWPT_ALLOC failed');
+    return r.value!;
+  }
+
   private attachIommufd(dev: number, proc: number, fault: number): void {
     const b = this.pairOf(dev, proc);
     const mm = this.mms[proc]!;
@@ -383,65 +437,30 @@ export class World {
       this.actionsFailed.push(`iommufd attach ${this.devName(dev)}/${this.procName(proc)}: ${pasid}`);
       return;
     }
+    const idevId = this.idev(dev);
+    const hwptId = this.hwptFor(idevId, fault);
+    const r = this.iommufd.attach(idevId, hwptId, pasid);
+    if (r.ret !== 0) {
+      // e.g. a PRI VF refused by a fault-capable hwpt (-EINVAL): the VMM frees the hwpt.
+      this.iommufd.destroy(hwptId);
+      this.actionsFailed.push(`iommufd attach ${this.devName(dev)}/${this.procName(proc)}: ${r.ret}`);
+      return;
+    }
     mm.grab(); // the hwpt keeps the VMM's memory alive
-    const handle = this.iommufdHandle(dev, fault);
-    if (fault >= 0) this.faults[fault]!.addHwptUser();
-    const r = this.core.attach(dev, pasid, handle);
-    assert(r === 0, 'world: iommufd attach on an occupied PASID');
     this.iommufdMm.set(pairKey(dev, pasid), mm);
     b.pasid = pasid;
     b.state = BindState.BOUND;
-    b.iommufd = { fault, attachId: handle.id };
+    b.iommufd = { fault, idevId, hwptId, detaching: undefined };
     this.devices[dev]!.startPasid(pasid);
     this.tracer.emit(TraceKind.BIND, dev, pasid, -1, mm.id, 0, 0);
   }
 
-  /**
-   * A new attach handle on an iommufd hwpt: fault-capable on fault object `fault` (its domain's
-   * iopf handler is iommufd_fault_iopf_handler: queue the group, wake the reader, return 0), or a
-   * plain paging hwpt (fault < 0) whose domain has no iopf handler.
-   */
-  private iommufdHandle(dev: number, fault: number): AttachHandle {
-    const attachId = this.nextAttachId++;
-    const fo = fault >= 0 ? this.faults[fault]! : undefined;
-    const vmm = fault >= 0 ? this.vmms[fault]! : undefined;
-    const domain = new IommufdDomain(
-      this.nextDomainId++,
-      fo === undefined || vmm === undefined
-        ? undefined
-        : (g: IopfGroup) => {
-            // The handler runs to completion in the report path (it only queues), so its hold on
-            // the group opens and closes at once; the group then waits on the fault object.
-            const f = g.lastFault;
-            const pasid = (f.flags & FaultFlag.PASID_VALID) !== 0 ? f.pasid : -1;
-            this.tracer.emit(TraceKind.HANDLER_START, g.dev, pasid, f.grpid, g.id, HandlerType.IOMMUFD, -1);
-            fo.deliver(g);
-            this.tracer.emit(TraceKind.HANDLER_END, g.dev, pasid, f.grpid, g.id, 0, 0);
-            vmm.wake();
-            return 0;
-          },
-    );
-    return { id: attachId, domain, mm: null, devId: dev };
-  }
+  /** Called for groups queued on a fault object no scenario VMM reads (a uAPI session's). */
+  onDeliver: ((fault: FaultObj, group: IopfGroup) => void) | undefined = undefined;
 
-  /**
-   * Set while the world runs an iommufd teardown (detach, replace, destroy): every response the
-   * fault object sends meanwhile is an auto-response (iommufd_auto_response_faults), not a write().
-   */
-  private iommufdAuto = false;
-
-  private iommufdTeardown<T>(fn: () => T): T {
-    assert(!this.iommufdAuto, 'world: nested iommufd teardown');
-    this.iommufdAuto = true;
-    try {
-      return fn();
-    } finally {
-      this.iommufdAuto = false;
-    }
-  }
-
-  /** The fault object's host: iopf_group_response + free; SUCCESS means the VMM mapped the pages. */
-  private iommufdRespond(group: IopfGroup, code: RespCodeValue): void {
+  /** The fault object's host: iopf_group_response + free; SUCCESS means the VMM mapped the pages.
+   * `auto`: iommufd answered (detach, replace, destroy: iommufd_auto_response_faults), not write(). */
+  private iommufdRespond(group: IopfGroup, code: RespCodeValue, auto: boolean): void {
     if (code === RespCode.SUCCESS) {
       const mm = this.iommufdMm.get(pairKey(group.dev, group.lastFault.pasid));
       if (mm !== undefined && mm.tryGetUser()) {
@@ -449,7 +468,7 @@ export class World {
         mm.putUser();
       }
     }
-    this.core.groupResponse(group, code, this.iommufdAuto ? RespSource.IOMMUFD_AUTO : RespSource.GROUP);
+    this.core.groupResponse(group, code, auto ? RespSource.IOMMUFD_AUTO : RespSource.GROUP);
     this.core.freeGroup(group);
   }
 
@@ -497,16 +516,17 @@ export class World {
         break;
       case 'iommufd_destroy': {
         const f = this.faultIdx.get(a.fault)!;
-        const fo = this.faults[f]!;
+        const fobj = this.faultObjs[f]!;
         // IOMMU_DESTROY while the fd still holds its reference is -EBUSY: refuse before touching
         // the attachments, so a failed destroy changes nothing.
-        if (!fo.isClosed() && !fo.isDestroyed()) {
+        if (fobj.fd >= 0) {
           this.actionsFailed.push(`iommufd_destroy ${a.fault}: ${err('EBUSY')} (fd open)`);
           break;
         }
-        // No hwpt may use the object any more: detach what still does (as the VMM would).
+        // No hwpt may use the object any more: detach what still does and free the hwpts (as the
+        // VMM would).
         for (const b of this.bindings) if (b.iommufd?.fault === f && b.state === BindState.BOUND) this.detachIommufd(b, false);
-        const r = this.iommufdTeardown(() => fo.destroy());
+        const r = this.iommufd.destroy(fobj.id);
         if (r !== 0) this.actionsFailed.push(`iommufd_destroy ${a.fault}: ${r}`);
         else this.tracer.emit(TraceKind.IOMMUFD_LIFECYCLE, -1, -1, -1, f, 1, 0);
         break;
@@ -524,6 +544,9 @@ export class World {
         // refused by the hardware's checks. The attach handle stays until the driver returns, so
         // what the queue still holds is reported to the handler as usual while the drain waits.
         for (let w = 0; w < this.workloads.length; w++) if (this.workloadPair[w] === b) this.workloads[w]!.stop();
+        const d = this.iommufd.detachBegin(b.iommufd.idevId, b.pasid);
+        assert(d.ret === 0 && d.pending !== undefined, 'world: iommufd detach of an attachment the context does not know');
+        b.iommufd.detaching = d.pending;
         b.state = BindState.STOPPING;
         this.tornDown.add(pairKey(dev, b.pasid));
         this.iommu.drainPasid(dev, b.pasid, { kind: this.kIommufdDrained, a: b.index, b: 0 });
@@ -531,8 +554,9 @@ export class World {
       }
       case 'iommufd_replace': {
         const b = this.pairOf(dev, proc);
+        const target = a.fault === undefined ? undefined : a.fault === null ? -1 : this.faultIdx.get(a.fault)!;
         if (b.iommufd === undefined || b.iommufd.fault < 0 || b.state !== BindState.BOUND) this.actionsFailed.push(`iommufd_replace ${a.device}/${a.process}: not attached to a fault object`);
-        else this.replaceIommufd(b);
+        else this.replaceIommufd(b, target ?? b.iommufd.fault);
         break;
       }
       default:
@@ -541,45 +565,45 @@ export class World {
   }
 
   /**
-   * IOMMU_HWPT_REPLACE of the attachment's fault-capable hwpt by a new one on the same fault
-   * object (iommufd_fault_domain_replace_dev): the new handle takes the PASID in one step (no
-   * request slips between), then the old handle's groups — queued or awaiting a response — are
-   * answered INVALID. Traffic goes on through the new handle.
+   * IOMMU_HWPT_REPLACE (iommufd_device_replace) of the attachment's fault-capable hwpt by a new
+   * hwpt on fault object `target` (-1: a hwpt without one): the new handle takes the PASID in one
+   * step (no request slips between), then iommufd_auto_response_faults() answers the old handle's
+   * groups INVALID — or, with bug iommufd-replace-new-hwpt, looks for them on the new hwpt's fault
+   * object and leaves them unanswered unless that is the same one. The VMM frees the old hwpt.
+   * Traffic goes on through the new handle.
    */
-  private replaceIommufd(b: Binding): void {
+  private replaceIommufd(b: Binding, target: number): void {
     const att = b.iommufd!;
-    const fo = this.faults[att.fault]!;
-    const handle = this.iommufdHandle(b.dev, att.fault);
-    fo.addHwptUser();
-    const old = this.core.detach(b.dev, b.pasid);
-    assert(old?.id === att.attachId, 'world: iommufd replace of a PASID attached elsewhere');
-    const r = this.core.attach(b.dev, b.pasid, handle);
-    assert(r === 0, 'world: iommufd replace: attach failed');
-    b.iommufd = { fault: att.fault, attachId: handle.id };
-    this.iommufdTeardown(() => fo.replace(att.attachId));
-    fo.removeHwptUser();
+    const hwptId = this.hwptFor(att.idevId, target);
+    const r = this.iommufd.replace(att.idevId, hwptId, b.pasid);
+    assert(r.ret === 0, 'world: iommufd replace failed');
+    const d = this.iommufd.destroy(att.hwptId);
+    assert(d === 0, 'world: the replaced hwpt is still in use');
     this.tracer.emit(TraceKind.IOMMUFD_LIFECYCLE, b.dev, b.pasid, -1, att.fault, 3, 0);
+    b.iommufd = { fault: target, idevId: att.idevId, hwptId, detaching: undefined };
   }
 
   /** iommufd detach: the handle goes (new requests fail the hardware's checks), then every group
-   * of the attachment — queued or awaiting a response — is answered INVALID (reference §9). */
+   * of the attachment — queued or awaiting a response — is answered INVALID (reference §9); the
+   * VMM frees the hwpt. */
   private detachIommufd(b: Binding, stopTraffic: boolean, drained = false): void {
     const att = b.iommufd!;
     if (stopTraffic) for (let w = 0; w < this.workloads.length; w++) if (this.workloadPair[w] === b) this.workloads[w]!.stop();
     b.state = BindState.UNBOUND;
-    this.core.detach(b.dev, b.pasid);
+    let pending = att.detaching;
+    if (pending === undefined) {
+      const d = this.iommufd.detachBegin(att.idevId, b.pasid);
+      assert(d.ret === 0 && d.pending !== undefined, 'world: iommufd detach of an attachment the context does not know');
+      pending = d.pending;
+    }
     this.tornDown.delete(pairKey(b.dev, b.pasid));
     this.iommufdMm.delete(pairKey(b.dev, b.pasid));
-    if (att.fault >= 0) {
-      // The seed predates iommufd's auto-response: its iopf_queue_flush_dev(dev, pasid) in the
-      // drain is what answers the groups user space still holds ("iommufd responses [are]
-      // received after this flush", seed thread); user space's own answers then come late.
-      if (!(drained && this.scenario.kernel === 'seed')) {
-        const fo = this.faults[att.fault]!;
-        this.iommufdTeardown(() => fo.detach(att.attachId));
-      }
-      this.faults[att.fault]!.removeHwptUser();
-    }
+    // The seed predates iommufd's auto-response: its iopf_queue_flush_dev(dev, pasid) in the
+    // drain is what answers the groups user space still holds ("iommufd responses [are]
+    // received after this flush", seed thread); user space's own answers then come late.
+    this.iommufd.detachFinish(pending, !(drained && this.scenario.kernel === 'seed'));
+    const d = this.iommufd.destroy(att.hwptId);
+    assert(d === 0, 'world: the detached hwpt is still in use');
     this.tracer.emit(TraceKind.IOMMUFD_LIFECYCLE, b.dev, b.pasid, -1, att.fault, 2, 0);
     this.tracer.emit(TraceKind.UNBIND, b.dev, b.pasid, -1, this.mms[b.proc]!.id, 0, 0);
     b.iommufd = undefined;

@@ -144,7 +144,7 @@ function semanticChecks(loc: Located, s: Scenario): Diagnostic[] {
   s.actions.forEach((a, i) => {
     if ('device' in a) devRef(['actions', i, 'device'], a.device);
     if ('process' in a) procRef(['actions', i, 'process'], a.process);
-    if ('fault' in a && !faults.has(a.fault)) err(['actions', i, 'fault'], `unknown iommufd fault object "${a.fault}"`);
+    if ('fault' in a && typeof a.fault === 'string' && !faults.has(a.fault)) err(['actions', i, 'fault'], `unknown iommufd fault object "${a.fault}"`);
   });
   s.iommufd.attach.forEach((a, i) => {
     devRef(['iommufd', 'attach', i, 'device'], a.device);

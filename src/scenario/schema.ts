@@ -234,7 +234,8 @@ const actionSchema = z.discriminatedUnion('op', [
   z.strictObject({ op: z.literal('iommufd_close'), at_ns: nonNegInt, fault: z.string() }),
   z.strictObject({ op: z.literal('iommufd_destroy'), at_ns: nonNegInt, fault: z.string() }),
   z.strictObject({ op: z.literal('iommufd_detach'), at_ns: nonNegInt, device: z.string(), process: z.string() }),
-  z.strictObject({ op: z.literal('iommufd_replace'), at_ns: nonNegInt, device: z.string(), process: z.string() }),
+  /** `fault`: the new hwpt's fault object (default: the same one; null: a hwpt without one). */
+  z.strictObject({ op: z.literal('iommufd_replace'), at_ns: nonNegInt, device: z.string(), process: z.string(), fault: z.string().nullable().optional() }),
 ]);
 
 const iommufdSchema = z.strictObject({

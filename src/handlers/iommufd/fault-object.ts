@@ -40,8 +40,9 @@ export interface IommufdGroup {
 
 /** What the fault object needs from the iopf core. */
 export interface FaultObjectHost<G> {
-  /** iopf_group_response(group, code) followed by iopf_free_group(group). */
-  respond(group: G, code: RespCodeValue): void;
+  /** iopf_group_response(group, code) followed by iopf_free_group(group); `by`: whether user
+   * space wrote the answer or iommufd answered on detach/replace/destroy. */
+  respond(group: G, code: RespCodeValue, by: 'user' | 'auto'): void;
 }
 
 export interface FaultObjectOptions {
@@ -64,7 +65,7 @@ export interface ReadOptions {
   buffer?: Uint8Array;
   /**
    * Record slot (0-based, in units of 40 bytes from the start of the user buffer) whose copy to
-   * user space faults. The group being copied goes back to the head with its cookie released.
+   * user space faults (an unmapped page there): every copy to that slot fails.
    */
   userFaultAtRecord?: number;
 }
@@ -81,6 +82,12 @@ export interface ReadResult<G> {
   bytes: Uint8Array;
   /** The groups handed out, in order, with the cookie each now waits under. */
   groups: { cookie: number; group: G }[];
+  /**
+   * The kernel as read never returns from this call: a failed copy put a group back that still
+   * fits, and its retry faults on the same slot again (see read()). `result` is then what the
+   * user buffer holds, not a return value.
+   */
+  hung: boolean;
 }
 
 export interface FaultObjectCounters {
@@ -223,8 +230,10 @@ export class FaultObject<G extends IommufdGroup> {
 
   /**
    * iommufd_auto_response_faults() on detach of a fault-capable hwpt: every group of the
-   * attachment, first those still queued (list order) then those awaiting a response (cookie
-   * order), is answered INVALID and freed. Returns how many were answered.
+   * attachment is answered INVALID and freed. The queued ones are first moved one by one to the
+   * head of a private free list (so the newest queued group is answered first), then the groups
+   * awaiting a response are answered in cookie order (xa_for_each). Returns how many were answered.
+   * Reference linux-iopf §12 item 7.
    */
   detach(attachId: number): number {
     this.assertAlive('detach');
@@ -233,8 +242,8 @@ export class FaultObject<G extends IommufdGroup> {
     const drop: G[] = [];
     for (const g of this.deliverList) (g.attachId === attachId ? drop : keep).push(g);
     this.deliverList.splice(0, this.deliverList.length, ...keep);
-    for (const g of drop) {
-      this.answer(g, RespCode.INVALID, 'auto');
+    for (let i = drop.length - 1; i >= 0; i--) {
+      this.answer(drop[i]!, RespCode.INVALID, 'auto');
       n++;
     }
     for (const [cookie, g] of this.response.ascending()) {
@@ -269,50 +278,65 @@ export class FaultObject<G extends IommufdGroup> {
 
   /**
    * iommufd_fault_fops_read(). `bufLen` is the user buffer's size, `offset` the file position.
-   * Whole groups only: a group that does not fit in what is left stays at the head and reading stops.
+   * Whole groups only: a group that does not fit in what is left stays at the head and reading
+   * stops. A failed copy to user space (linux-iopf §12 item 7) keeps the bytes already copied in
+   * this call (also the records of the failing group copied before the fault), releases the
+   * group's cookie, puts the group back at the head and records -EFAULT — and then, as the kernel
+   * reads, the loop goes on with that same group: it stops only if the group no longer fits.
+   * If it still fits, its first record lands on the same faulting slot again and the kernel spins
+   * for ever holding fault->mutex: the model stops there and reports `hung`.
    */
   read(bufLen: number, offset: number, opts: ReadOptions = {}): ReadResult<G> {
     if (!Number.isInteger(bufLen) || bufLen < 0)
       throw new RangeError(`FaultObject.read: bad length ${bufLen}`);
-    const none = (result: number): ReadResult<G> => ({ result, bytes: new Uint8Array(0), groups: [] });
+    const none = (result: number): ReadResult<G> => ({ result, bytes: new Uint8Array(0), groups: [], hung: false });
     if (this.closed) return none(-EBADF);
     // The fd is a stream of whole records: no position, no partial record.
     if (offset !== 0 || bufLen % PGFAULT_SIZE !== 0) return none(err('ESPIPE'));
 
     const out = opts.buffer !== undefined && opts.buffer.length >= bufLen ? opts.buffer : new Uint8Array(bufLen);
     const groups: { cookie: number; group: G }[] = [];
+    const badSlot = opts.userFaultAtRecord;
     let done = 0;
     let rc = 0;
+    let failedAt = -1;
+    let hung = false;
     for (;;) {
       const g = this.deliverList[0];
       if (g === undefined) break;
       const need = g.faults.length * PGFAULT_SIZE;
       if (done >= bufLen || need > bufLen - done) break; // stays at the head
+      if (failedAt === done) {
+        // The retry would copy the same record to the same bad address: no progress, ever.
+        hung = true;
+        break;
+      }
       const cookie = this.response.alloc(g);
       if (cookie < 0) {
         rc = cookie; // xa_alloc failed: the group stays queued
         break;
       }
-      const firstSlot = done / PGFAULT_SIZE;
-      const fault = opts.userFaultAtRecord;
-      if (fault !== undefined && fault >= firstSlot && fault < firstSlot + g.faults.length) {
-        // copy_to_user failed: release the cookie, keep the group at the head, stop.
-        // The partly copied records of this group are not counted (see the report: the kernel
-        // as read retries instead of stopping).
-        this.response.erase(cookie);
-        rc = err('EFAULT');
-        break;
+      let faulted = false;
+      for (const f of g.faults) {
+        if (badSlot !== undefined && done === badSlot * PGFAULT_SIZE) {
+          // copy_to_user failed: cookie erased, group restored at the head, -EFAULT; the bytes
+          // of this group already copied stay counted.
+          this.response.erase(cookie);
+          rc = err('EFAULT');
+          failedAt = done;
+          faulted = true;
+          break;
+        }
+        encodePgfault(pgfaultFromFault(f, g.devId, cookie), out, done);
+        done += PGFAULT_SIZE;
       }
+      if (faulted) continue;
       this.deliverList.shift();
-      g.faults.forEach((f, i) => {
-        encodePgfault(pgfaultFromFault(f, g.devId, cookie), out, done + i * PGFAULT_SIZE);
-      });
-      done += need;
       groups.push({ cookie, group: g });
       this.counters.read++;
     }
-    if (done === 0) return { result: rc, bytes: new Uint8Array(0), groups };
-    return { result: done, bytes: out.subarray(0, done), groups };
+    if (done === 0) return { result: rc, bytes: new Uint8Array(0), groups, hung };
+    return { result: done, bytes: out.subarray(0, done), groups, hung };
   }
 
   /**
@@ -436,7 +460,7 @@ export class FaultObject<G extends IommufdGroup> {
     this.counters.answered[respCodeKey(code)]++;
     if (by === 'user') this.counters.userAnswered++;
     else this.counters.autoAnswered++;
-    this.host.respond(group, code);
+    this.host.respond(group, code, by);
   }
 
   private assertAlive(what: string): void {

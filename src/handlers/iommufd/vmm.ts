@@ -48,6 +48,10 @@ export class Vmm<G extends IommufdGroup> {
     readonly index: number,
     private readonly fault: FaultObject<G>,
     private readonly cfg: VmmConfig,
+    /** close(2) of the fd (the iommufd context drops the fd's reference); default: the object's. */
+    private readonly closeFd: () => void = () => {
+      this.fault.close();
+    },
   ) {
     this.rng = env.stream(`vmm:${cfg.name}`);
     this.bufRecords = cfg.read_batch;
@@ -141,7 +145,7 @@ export class Vmm<G extends IommufdGroup> {
     if (this.state === VmmState.CLOSED) return;
     this.state = VmmState.CLOSED;
     this.work.length = 0;
-    this.fault.close();
+    this.closeFd();
     this.env.tracer.emit(TraceKind.IOMMUFD_LIFECYCLE, -1, -1, -1, this.index, 0, 0);
   }
 }

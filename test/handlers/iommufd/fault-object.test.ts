@@ -110,29 +110,50 @@ describe('FaultObject read()', () => {
     expect(fo.read(10 * REC, 0).groups.map((x) => x.group)).toEqual(gs);
   });
 
-  it('IOMMUFD.READ.EFAULT_FIRST: a copy fault on the first group returns -EFAULT, the group stays queued, its cookie is released', () => {
+  it('IOMMUFD.READ.EFAULT_PARTIAL: a copy fault in the second record of a 2-record group returns the 40 bytes of the first; the group goes back without its cookie (linux-iopf §12 item 7)', () => {
     const { fo } = setup();
     const g = mkGroup(1, 2);
     fo.deliver(g);
-    const r = fo.read(4 * REC, 0, { userFaultAtRecord: 1 });
-    expect(r.result).toBe(EFAULT);
-    expect(r.bytes.length).toBe(0);
+    const r = fo.read(2 * REC, 0, { userFaultAtRecord: 1 });
+    expect(r.result).toBe(REC);
+    expect(r.hung).toBe(false);
+    expect(r.groups).toEqual([]);
+    expect(decodePgfaults(r.bytes).map((x) => x.cookie)).toEqual([1]);
     expect(fo.queued()).toEqual([g]);
     expect(fo.awaitingResponse()).toEqual([]);
+    // The cookie the partial record carries was released: answering it is -EINVAL.
+    expect(fo.write(encodePageResponses([{ cookie: 1, code: 0 }]), 0)).toBe(EINVAL);
     expect(fo.read(4 * REC, 0).groups).toEqual([{ cookie: 1, group: g }]);
   });
 
-  it('IOMMUFD.READ.EFAULT_LATER: a copy fault after whole groups returns the bytes of those groups', () => {
+  it('IOMMUFD.READ.EFAULT_LATER: a copy fault after whole groups returns their bytes and the records copied of the failing group', () => {
     const { fo } = setup();
     const a = mkGroup(1, 1);
     const b = mkGroup(1, 2);
     fo.deliver(a);
     fo.deliver(b);
-    const r = fo.read(4 * REC, 0, { userFaultAtRecord: 2 });
-    expect(r.result).toBe(REC);
+    const r = fo.read(3 * REC, 0, { userFaultAtRecord: 2 });
+    expect(r.result).toBe(2 * REC);
+    expect(r.hung).toBe(false);
     expect(r.groups.map((x) => x.group)).toEqual([a]);
     expect(fo.queued()).toEqual([b]);
     expect(fo.awaitingResponse().map((x) => x.group)).toEqual([a]);
+  });
+
+  it('IOMMUFD.READ.EFAULT_RETRY_HANG: the kernel as read retries the group it put back; when it still fits, its first record faults again and read() never returns', () => {
+    const { fo } = setup();
+    const g = mkGroup(1, 2);
+    fo.deliver(g);
+    const r = fo.read(4 * REC, 0, { userFaultAtRecord: 1 });
+    expect(r.hung).toBe(true);
+    expect(r.result).toBe(REC);
+    expect(fo.queued()).toEqual([g]);
+    const one = mkGroup(1, 1);
+    const { fo: fo2 } = setup();
+    fo2.deliver(one);
+    const r2 = fo2.read(REC, 0, { userFaultAtRecord: 0 });
+    expect(r2.hung).toBe(true);
+    expect(r2.result).toBe(EFAULT);
   });
 
   it("IOMMUFD.READ.EBUSY: a full response table stops reading with xa_alloc's -EBUSY, the group stays queued", () => {
@@ -316,7 +337,7 @@ describe('FaultObject write()', () => {
 });
 
 describe('FaultObject detach / replace', () => {
-  it('IOMMUFD.DETACH.AUTO_RESPONSE: every group of the attachment, queued or awaiting a response, is answered INVALID', () => {
+  it('IOMMUFD.DETACH.AUTO_RESPONSE_ORDER: every group of the attachment, queued or awaiting a response, is answered INVALID', () => {
     const { fo, host } = setup();
     const a1 = mkGroup(1, 1);
     const b1 = mkGroup(2, 1);
@@ -327,10 +348,11 @@ describe('FaultObject detach / replace', () => {
     fo.read(3 * REC, 0); // a1 (cookie 1), b1 (cookie 2); a2 does not fit
     fo.deliver(a3);
     expect(fo.detach(1)).toBe(3);
-    // Queued ones first (list order), then those awaiting a response (cookie order).
+    // Queued ones first, newest first (each moved to the head of a free list), then those
+    // awaiting a response (cookie order) — linux-iopf §12 item 7.
     expect(host.responses).toEqual([
-      { group: a2, code: RespCode.INVALID },
       { group: a3, code: RespCode.INVALID },
+      { group: a2, code: RespCode.INVALID },
       { group: a1, code: RespCode.INVALID },
     ]);
     expect(fo.pendingGroups()).toEqual([b2, b1]);

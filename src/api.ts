@@ -8,10 +8,47 @@ import { InvariantError } from './sim/assert.js';
 import type { Scenario } from './scenario/schema.js';
 import type { TraceSink } from './trace/tracer.js';
 import { TraceKind, PciRespCode, HandlerType, RespSource } from './trace/events.js';
-import { World } from './model/world.js';
+import { World, type WorldOptions } from './model/world.js';
+import { installScript } from './uapi/script.js';
+import { IommufdSession, type SessionOptions } from './uapi/session.js';
+export {
+  IommufdSession,
+  IommufdOps,
+  HwptAllocFlag,
+  IOMMU_NO_PASID,
+  retValue,
+  type SessionOptions,
+  type CallResult,
+  type IdResult,
+  type FaultAllocResult,
+  type MockDomainResult,
+  type ReadReturn,
+  type PollReturn,
+  type HwptAllocArgs,
+  type TriggerIopfArgs,
+  type DriverResponse,
+} from './uapi/session.js';
+export { SCRIPT_EXPECT, hexBytes } from './uapi/script.js';
+export {
+  PGFAULT_SIZE,
+  PAGE_RESPONSE_SIZE,
+  PgfaultFlag,
+  PgfaultPerm,
+  IommufdRespCode,
+  encodePgfault,
+  decodePgfault,
+  decodePgfaults,
+  encodePageResponse,
+  encodePageResponses,
+  decodePageResponse,
+  type HwptPgfault,
+  type HwptPageResponse,
+} from './handlers/iommufd/abi.js';
+export { Errno, errnoName, type ErrnoName } from './sim/errno.js';
+export type { ScriptStep, ScriptExpect } from './scenario/schema.js';
 import { Monitor, type MonitorMode } from './check/monitor.js';
 import { hintsFromScenario, ftraceDevicesFromScenario } from './check/hints.js';
-import type { RunReport } from './report/run-report.js';
+import type { RunReport, Violation } from './report/run-report.js';
 import type { Metrics, Percentiles } from './report/metrics.js';
 import { encodeDocumentHistograms } from './report/run-document.js';
 import type { HtmlReportExtras } from './report/html.js';
@@ -63,7 +100,7 @@ export interface SimulateResult {
 }
 
 /** Counts responses by code and per-handler latency from the trace (a cheap sink). */
-class ResponseStats implements TraceSink {
+export class ResponseStats implements TraceSink {
   success = 0;
   invalid = 0;
   failure = 0;
@@ -182,11 +219,65 @@ export function replayCommandLine(ref: string, seed: number, bugs: readonly stri
   return parts.filter((p) => p !== '').join(' ');
 }
 
+/** A built run not yet run: the world with its checker and counters (see openSession()). */
+export interface PreparedRun {
+  readonly scenario: Scenario;
+  readonly opts: SimulateOptions;
+  readonly seed: number;
+  readonly mode: MonitorMode;
+  readonly world: World;
+  readonly monitor: Monitor;
+  readonly stats: ResponseStats;
+  /** Violations found outside the trace monitor (a script step's SCRIPT.EXPECT). */
+  readonly extraViolations: Violation[];
+}
+
 /** Simulate a validated scenario. Deterministic: the same scenario and options give the same report. */
 export function simulate(scenario: Scenario, opts: SimulateOptions = {}): SimulateResult {
+  const p = prepareRun(scenario, opts);
+  if (scenario.script.length > 0) installScript(p);
+  const untilNs = opts.untilNs ?? scenario.until_ns;
+  let invariant: InvariantError | undefined;
+  let stopReason: string;
+  try {
+    stopReason = p.world.run(untilNs).reason;
+  } catch (e) {
+    // A broken invariant — or any programmer error thrown inside a step — stops the run there; it
+    // is reported with seed, virtual time and event count, and the run's replay command.
+    invariant = asInvariant(e, p);
+    stopReason = 'invariant';
+  }
+  return finishRun(p, stopReason, invariant);
+}
+
+/**
+ * Open an interactive session on a scenario's machine: drive it through the iommufd uAPI (and the
+ * selftest's trigger, and raw descriptor injection), one call at a time in virtual time; `finish()`
+ * runs it to the end and returns the report.
+ *
+ * ```ts
+ * const s = openSession(scenario);            // iommu.family: mock
+ * const ioas = s.ioasAlloc().id;              // 1
+ * const { idevId } = s.mockDomain('dev0', ioas);
+ * const { faultId, fd } = s.faultQueueAlloc();
+ * ```
+ */
+export function openSession(scenario: Scenario, opts: SessionOptions = {}): IommufdSession {
+  const p = prepareRun(scenario, opts, { recordResponses: true });
+  return new IommufdSession(p, asInvariant, finishRun);
+}
+
+/** A programmer error thrown inside a step, as an InvariantError with seed and virtual time. */
+export function asInvariant(e: unknown, p: PreparedRun): InvariantError {
+  if (e instanceof InvariantError) return e;
+  if (e instanceof Error) return new InvariantError(`${e.name}: ${e.message} (seed ${p.seed}, t=${p.world.sim.now} ns, event ${p.world.sim.events})`);
+  throw e;
+}
+
+/** Build the world, its checker and counters for a run (simulate() and sessions). */
+export function prepareRun(scenario: Scenario, opts: SimulateOptions = {}, worldExtra: Partial<WorldOptions> = {}): PreparedRun {
   const seed = opts.seed ?? scenario.seed ?? 1;
   const mode: MonitorMode = opts.check ?? scenario.check;
-  const fam = scenario.iommu.family;
   const monitor = new Monitor({ mode, ...hintsFromScenario(scenario) });
   const sinks: TraceSink[] = [];
   if (mode !== 'off') sinks.push(monitor);
@@ -195,6 +286,8 @@ export function simulate(scenario: Scenario, opts: SimulateOptions = {}): Simula
   const stats = new ResponseStats();
   sinks.push(stats);
   const world = new World(scenario, {
+    ...(scenario.script.length > 0 ? { recordResponses: true } : {}),
+    ...worldExtra,
     seed,
     bugs: opts.bugs ?? [],
     sinks,
@@ -204,22 +297,18 @@ export function simulate(scenario: Scenario, opts: SimulateOptions = {}): Simula
   });
   stats.metrics = world.metrics;
   opts.setup?.(world);
+  return { scenario, opts, seed, mode, world, monitor, stats, extraViolations: [] };
+}
+
+/** End a prepared run: the trace hash, the checker's verdict and the report. */
+export function finishRun(p: PreparedRun, stopReason: string, invariant: InvariantError | undefined): SimulateResult {
+  const { scenario, opts, seed, mode, world, monitor, stats } = p;
+  const fam = scenario.iommu.family;
   const untilNs = opts.untilNs ?? scenario.until_ns;
-  let invariant: InvariantError | undefined;
-  let stopReason: string;
-  try {
-    stopReason = world.run(untilNs).reason;
-  } catch (e) {
-    // A broken invariant — or any programmer error thrown inside a step — stops the run there; it
-    // is reported with seed, virtual time and event count, and the run's replay command.
-    if (e instanceof InvariantError) invariant = e;
-    else if (e instanceof Error) invariant = new InvariantError(`${e.name}: ${e.message} (seed ${seed}, t=${world.sim.now} ns, event ${world.sim.events})`);
-    else throw e;
-    stopReason = 'invariant';
-  }
   const sha = world.tracer.finish();
   const bugs = [...world.bugs];
-  const violations = mode === 'off' ? [] : monitor.violations().map((v) => ({ rule: v.rule, time_ns: v.time_ns, detail: v.detail }));
+  const violations: Violation[] = mode === 'off' ? [] : monitor.violations().map((v) => ({ rule: v.rule, time_ns: v.time_ns, detail: v.detail }));
+  violations.push(...p.extraViolations);
   if (invariant !== undefined) violations.unshift({ rule: 'INVARIANT', time_ns: invariant.timeNs ?? world.sim.now, detail: invariant.message });
   const bal = monitor.balance();
   const counts = world.tracer.counts;
@@ -252,7 +341,7 @@ export function simulate(scenario: Scenario, opts: SimulateOptions = {}): Simula
     auto_responses: stats.auto,
     dropped: counts[TraceKind.QUEUE_DROP]!,
     violations,
-    violations_total: (mode === 'off' ? 0 : monitor.violationCount()) + (invariant ? 1 : 0),
+    violations_total: (mode === 'off' ? 0 : monitor.violationCount()) + p.extraViolations.length + (invariant ? 1 : 0),
     rules_exercised: mode === 'off' ? [] : monitor.rulesExercised(),
     latency_ns: { p50: lat.p50, p99: lat.p99, max: lat.max, count: lat.count, mean: lat.mean },
     latency_by_handler_ns: { sva: pct(m.summary('sva_ns')), iommufd: pct(m.summary('iommufd_ns')) },

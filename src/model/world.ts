@@ -20,9 +20,11 @@ import { compileLatencies, type ModelEnv } from './env.js';
 import { PciFunction, type TranslateAccess, type TranslateResult } from '../pcie/function.js';
 import type { PageRequestMsg, PrgResponseMsg } from '../pcie/messages.js';
 import type { IommuFrontend, IommuFrontendDeps } from '../iommu/frontend.js';
+import type { IommuDriverOps } from '../iopf/driver-ops.js';
 import { VtdIommu } from '../iommu/vtd/index.js';
 import { Smmuv3Iommu } from '../iommu/smmuv3/index.js';
 import { AmdIommu } from '../iommu/amd/index.js';
+import { MockIommu } from '../iommu/mock/index.js';
 import { IopfCore, type KernelProfile } from '../iopf/core.js';
 import type { IopfQueue } from '../iopf/fault-param.js';
 import type { IopfGroup } from '../iopf/group.js';
@@ -45,6 +47,22 @@ export interface WorldOptions {
   maxEvents?: number;
   /** Extra trace sinks (checker, writers). Added before the run. */
   sinks?: readonly TraceSink[];
+  /** Keep every call of the IOMMU driver's page_response op in `driverResponses` (uAPI sessions
+   * and scripts: "the responses the driver received"). */
+  recordResponses?: boolean;
+}
+
+/** One call of the IOMMU driver's page_response op (struct iommu_page_response + context). */
+export interface DriverResponse {
+  /** Virtual time of the call. */
+  readonly t: number;
+  readonly dev: number;
+  readonly pasid: number;
+  readonly grpid: number;
+  /** enum iommu_page_response_code: SUCCESS 0, INVALID 1, FAILURE 2. */
+  readonly code: number;
+  /** RespSource: which core path answered. */
+  readonly source: number;
 }
 
 const enum BindState {
@@ -111,10 +129,13 @@ export class World {
   private readonly kUnbindQuiet: number;
   private readonly kUnbindDone: number;
   private readonly kRemoved: number;
+  private readonly kDrainThen: number;
   private readonly kReportLate: number;
   private readonly kIommufdDrained: number;
   private readonly chooser: Chooser;
   readonly actionsFailed: string[] = [];
+  /** With `recordResponses`: every page_response the driver received, in order. */
+  readonly driverResponses: DriverResponse[] = [];
 
   constructor(
     readonly scenario: Scenario,
@@ -211,11 +232,28 @@ export class World {
       case 'amd':
         this.iommu = new AmdIommu(this.env, 0, deps);
         break;
+      case 'mock':
+        this.iommu = new MockIommu(this.env);
+        break;
       default:
         this.iommu = unreachable(scenario.iommu.family, 'iommu family');
     }
+    const iommu = this.iommu;
+    const ops: IommuDriverOps =
+      opts.recordResponses === true
+        ? {
+            family: iommu.family,
+            pageResponse: (dev, fault, resp, source) => {
+              this.driverResponses.push({ t: sim.now, dev, pasid: resp.pasid, grpid: resp.grpid, code: resp.code, source });
+              return iommu.pageResponse(dev, fault, resp, source);
+            },
+          }
+        : iommu;
     for (let dev = 0; dev < this.devices.length; dev++) {
-      const r = this.core.addDevice(this.queue, dev, this.iommu);
+      const r = this.core.addDevice(this.queue, dev, ops);
+      // The selftest's mock_ops has user_pasid_table: a PASID fault without a PASID attachment
+      // goes to a nested domain attached to the RID (find_fault_handler).
+      if (scenario.iommu.family === 'mock') this.core.setUserPasidTable(dev, true);
       assert(r === 0, 'world: iopf_queue_add_device failed at setup');
     }
 
@@ -299,6 +337,9 @@ export class World {
       }
     });
     this.kRemoved = sim.registerKind('action:removed', () => undefined);
+    this.kDrainThen = sim.registerKind('uapi:drain-done', (_a, _b, p) => {
+      (p as () => void)();
+    });
     this.kReportLate = sim.registerKind('report:late-result', () => undefined);
     this.kIommufdDrained = sim.registerKind('action:iommufd-detach-drained', (i) => {
       const b = this.bindings[i]!;
@@ -618,6 +659,11 @@ export class World {
       if (this.workloadPair[w] === b && this.workloads[w]!.cfg.start_ns <= this.sim.now) this.workloads[w]!.stop();
     }
     this.sva.unbind(b.dev, this.mms[b.proc]!, { kind: this.kUnbindDone, a: i, b: 0 });
+  }
+
+  /** The driver's per-PASID drain (remove_dev_pasid), then `then` (a uAPI detach's second half). */
+  drainThen(dev: number, pasid: number, then: () => void): void {
+    this.iommu.drainPasid(dev, pasid, { kind: this.kDrainThen, a: 0, b: 0, payload: then });
   }
 
   /** Run to the end (or `untilNs`). */

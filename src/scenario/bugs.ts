@@ -97,6 +97,15 @@ export const BUGS: readonly BugVariant[] = [
     scenario: 'scenarios/amd-multi-page.yaml',
     rule: 'CORE.PARTIAL.GATHERED',
   },
+  {
+    name: 'iommufd-replace-new-hwpt',
+    summary:
+      'iommufd replace answers the old attachment\'s groups through the new hwpt\'s fault object: onto a hwpt without one, or with another one, they are never answered',
+    source:
+      'drivers/iommu/iommufd/device.c iommufd_hwpt_replace_device() → iommufd_auto_response_faults(hwpt, old_handle) since "iommufd: Make attach_handle generic than fault specific", until the July 2026 fix (reference linux-iopf §12 item 8)',
+    scenario: 'scenarios/iommufd-replace.yaml',
+    rule: 'LIVENESS.ALL_ANSWERED',
+  },
 ];
 
 export const BUG_NAMES: readonly string[] = BUGS.map((b) => b.name);

@@ -8,6 +8,7 @@ import type { z } from 'zod';
 import { formatPath, type Diagnostic, type Result } from './diagnostics.js';
 import { scenarioSchema, type Scenario } from './schema.js';
 import { BUG_NAMES } from './bugs.js';
+import { Errno } from '../sim/errno.js';
 
 interface Located {
   doc: Document.Parsed;
@@ -121,6 +122,7 @@ function semanticChecks(loc: Located, s: Scenario): Diagnostic[] {
     procRef(['binds', i, 'process'], b.process);
   });
   s.workloads.forEach((w, i) => {
+    if (s.iommu.family === 'mock') err(['workloads', i], 'the mock IOMMU (iommu.family mock) has no page request queue: inject faults with a script step trigger_iopf');
     devRef(['workloads', i, 'device'], w.device);
     procRef(['workloads', i, 'process'], w.process);
     const p = s.processes[processes.get(w.process) ?? -1];
@@ -161,8 +163,67 @@ function semanticChecks(loc: Located, s: Scenario): Diagnostic[] {
       err(['iommu', 'vtd', 'prq_entries'], `expected a power of two from 128 to 16384 (PQA holds 2^(X+7) entries), got ${prq}`);
     else s.iommu.vtd.prq_order = Math.log2(prq) - 7;
   }
+  scriptChecks(s, err);
   const ppr = s.iommu.amd.ppr_log_entries;
   if ((ppr & (ppr - 1)) !== 0) err(['iommu', 'amd', 'ppr_log_entries'], `expected a power of two, got ${ppr}`);
+  return out;
+}
+
+/** The script's cross-references: devices, `$name` references to earlier `as:`, errno names, and
+ * which steps the IOMMU family can run. */
+function scriptChecks(s: Scenario, err: (path: PropertyKey[], msg: string) => void): void {
+  const devices = new Set(s.devices.map((d) => d.name));
+  const named = new Set<string>();
+  const isErrno = (v: string): boolean => Object.prototype.hasOwnProperty.call(Errno, v.startsWith('-') ? v.slice(1) : v);
+  const rawSize = s.iommu.family === 'vtd' ? 32 : 16;
+  s.script.forEach((st, i) => {
+    const at = (...k: PropertyKey[]): PropertyKey[] => ['script', i, ...k];
+    const refOk = (v: unknown, ...k: PropertyKey[]): void => {
+      if (typeof v !== 'string') return;
+      const name = v.slice(1).split('.')[0]!;
+      if (!named.has(name)) err(at(...k), `"${v}" refers to "${name}", which no earlier step names with as:`);
+    };
+    for (const [k, v] of Object.entries(st)) {
+      if (k === 'op' || k === 'as' || k === 'expect' || k === 'at_ns' || k === 'hex') continue;
+      if (k === 'device' && st.op !== 'bind' && st.op !== 'mock_domain') refOk(v, k);
+      else if (k === 'device') {
+        if (!devices.has(v as string)) err(at(k), `unknown device "${String(v)}" (devices: ${[...devices].join(', ')})`);
+      } else if (k === 'responses' && Array.isArray(v)) v.forEach((r: { cookie: unknown }, j) => refOk(r.cookie, k, j, 'cookie'));
+      else refOk(v, k);
+    }
+    const e = st.expect;
+    if (e !== undefined) {
+      if (typeof e.ret === 'string' && !isErrno(e.ret)) err(at('expect', 'ret'), `unknown errno name "${e.ret}" (known: ${Object.keys(Errno).join(', ')})`);
+      for (const k of ['id', 'fault_id', 'hwpt_id', 'stdev_id', 'idev_id'] as const) refOk(e[k], 'expect', k);
+      e.records?.forEach((r, j) => {
+        refOk(r.dev_id, 'expect', 'records', j, 'dev_id');
+        refOk(r.cookie, 'expect', 'records', j, 'cookie');
+      });
+      e.responses?.forEach((r, j) => {
+        if (r.device !== undefined && !devices.has(r.device)) err(at('expect', 'responses', j, 'device'), `unknown device "${r.device}"`);
+      });
+    }
+    if (st.op === 'trigger_iopf' && s.iommu.family !== 'mock')
+      err(at('op'), 'trigger_iopf is the iommufd selftest mock\'s (IOMMU_TEST_OP_TRIGGER_IOPF): it needs iommu.family mock; use inject_raw to feed a hardware queue');
+    if (st.op === 'mock_domain' && s.iommu.family !== 'mock')
+      err(at('op'), 'mock_domain is the iommufd selftest\'s (IOMMU_TEST_OP_MOCK_DOMAIN): it needs iommu.family mock; use bind + attach');
+    if (st.op === 'inject_raw') {
+      if (s.iommu.family === 'mock') err(at('op'), 'the mock IOMMU has no hardware queue to inject into');
+      else if (s.iommu.family === 'smmuv3' && s.iommu.smmuv3.mode !== 'pri') err(at('op'), 'inject_raw feeds the SMMUv3 PRI queue: needs iommu.smmuv3.mode pri');
+      const n = st.hex.replace(/[\s_]/g, '').length / 2;
+      if (n !== rawSize) err(at('hex'), `a ${s.iommu.family} ${rawSize === 32 ? 'page request descriptor' : s.iommu.family === 'amd' ? 'PPR log entry' : 'PRI queue entry'} is ${rawSize} bytes, got ${n}`);
+    }
+    if (st.as !== undefined) named.add(st.as);
+  });
+}
+
+/** Where each script step starts in the file (1-based lines), for SCRIPT.EXPECT messages. */
+function scriptLines(loc: Located, n: number): number[] {
+  const out: number[] = [];
+  for (let i = 0; i < n; i++) {
+    const node = nodeAt(loc, ['script', i]);
+    out.push(node?.range ? position(loc, node.range[0]).line : 0);
+  }
   return out;
 }
 
@@ -189,5 +250,7 @@ export function parseScenario(text: string, file: string): Result<Scenario> {
   if (!parsed.success) return { ok: false, errors: zodToDiagnostics(loc, parsed.error) };
   const semantic = semanticChecks(loc, parsed.data);
   if (semantic.length > 0) return { ok: false, errors: semantic };
-  return { ok: true, value: parsed.data };
+  const value: Scenario = parsed.data;
+  if (value.script.length > 0) value.scriptSource = { file, lines: scriptLines(loc, value.script.length) };
+  return { ok: true, value };
 }

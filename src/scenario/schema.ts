@@ -110,7 +110,9 @@ const amdSchema = z
 
 export const iommuSchema = z
   .strictObject({
-    family: z.enum(['vtd', 'smmuv3', 'amd']).default('vtd'),
+    /** mock: the iommufd selftest's mock IOMMU (no hardware queue; faults come from a script's
+     * trigger_iopf, as IOMMU_TEST_OP_TRIGGER_IOPF). */
+    family: z.enum(['vtd', 'smmuv3', 'amd', 'mock']).default('vtd'),
     name: z.string().min(1).default('dmar0'),
     vtd: vtdSchema,
     smmuv3: smmuSchema,
@@ -262,6 +264,103 @@ const iommufdSchema = z.strictObject({
   attach: z.array(z.strictObject({ device: z.string(), process: z.string(), fault: z.string().optional() })).default([]),
 });
 
+/**
+ * A script: calls of a user-space actor on the iommufd uAPI (and the selftest's trigger, and raw
+ * descriptor injection), each at a virtual time, with what the kernel must answer. Ids come out as
+ * iommufd allocates them (from 1); `as: NAME` keeps a step's results so later steps can say
+ * "$NAME" (its id) or "$NAME.FIELD".
+ */
+const scriptRef = z.union([
+  nonNegInt,
+  z.string().regex(/^\$[A-Za-z_][A-Za-z0-9_]*(\.[a-z_]+)?$/, 'expected a number or a reference like "$fq" or "$fq.fd"'),
+]);
+const errnoLike = z.union([
+  z.number().int(),
+  z.string().regex(/^-?E[A-Z0-9]+$/, 'expected a return value: a number or an errno name like EINVAL or -EBUSY'),
+]);
+const hwptFlagName = z.enum(['NEST_PARENT', 'DIRTY_TRACKING', 'FAULT_ID_VALID', 'PASID']);
+const permName = z.enum(['R', 'W', 'X', 'PRIV']);
+const recordMatch = z.strictObject({
+  flags: nonNegInt.optional(),
+  dev_id: scriptRef.optional(),
+  pasid: nonNegInt.optional(),
+  grpid: nonNegInt.optional(),
+  perm: nonNegInt.optional(),
+  addr: sizeLike.optional(),
+  length: nonNegInt.optional(),
+  cookie: scriptRef.optional(),
+});
+const responseMatch = z.strictObject({
+  device: z.string().optional(),
+  pasid: nonNegInt.optional(),
+  grpid: nonNegInt.optional(),
+  code: z.union([nonNegInt, z.enum(['SUCCESS', 'INVALID', 'FAILURE'])]).optional(),
+});
+export const scriptExpectSchema = z.strictObject({
+  /** The call's return value: a number, or an errno name (EINVAL and -EINVAL mean -22). */
+  ret: errnoLike.optional(),
+  /** Ids and values the call hands out (fault_alloc: fault_id, fd; mock_domain: stdev_id, …). */
+  id: scriptRef.optional(),
+  fd: nonNegInt.optional(),
+  fault_id: scriptRef.optional(),
+  hwpt_id: scriptRef.optional(),
+  stdev_id: scriptRef.optional(),
+  idev_id: scriptRef.optional(),
+  /** read(): the records decoded from the bytes read, field by field (only the fields given). */
+  records: z.array(recordMatch).optional(),
+  /** Page responses the IOMMU driver's page_response op received during this step, in order. */
+  responses: z.array(responseMatch).optional(),
+  /** poll(). */
+  readable: z.boolean().optional(),
+  writable: z.boolean().optional(),
+  /** read(): the kernel as read never returns (a failed copy retried for ever). */
+  hung: z.boolean().optional(),
+});
+const step = <O extends string, T extends z.ZodRawShape>(op: O, shape: T) =>
+  z.strictObject({
+    op: z.literal(op),
+    /** When the call starts (default: right after the previous step returns). */
+    at_ns: nonNegInt.optional(),
+    as: z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'expected a name like fq or hwpt1').optional(),
+    expect: scriptExpectSchema.optional(),
+    ...shape,
+  });
+export const scriptStepSchema = z.discriminatedUnion('op', [
+  step('ioas_alloc', {}),
+  step('bind', { device: z.string() }),
+  step('mock_domain', { device: z.string(), pt: scriptRef }),
+  step('fault_alloc', { flags: nonNegInt.default(0) }),
+  step('hwpt_alloc', {
+    device: scriptRef,
+    pt: scriptRef,
+    flags: z.union([nonNegInt, z.array(hwptFlagName)]).default(0),
+    fault: scriptRef.optional(),
+    data: z.boolean().default(false),
+  }),
+  step('attach', { device: scriptRef, pt: scriptRef, pasid: nonNegInt.optional() }),
+  step('replace', { device: scriptRef, pt: scriptRef, pasid: nonNegInt.optional() }),
+  step('detach', { device: scriptRef, pasid: nonNegInt.optional() }),
+  step('destroy', { id: scriptRef }),
+  step('trigger_iopf', {
+    device: scriptRef,
+    /** Absent or 0 (IOMMU_NO_PASID): a fault without PASID. */
+    pasid: nonNegInt.optional(),
+    grpid: nonNegInt,
+    perm: z.union([nonNegInt, z.array(permName)]),
+    addr: sizeLike,
+    last: z.boolean().default(true),
+  }),
+  step('read', { fd: scriptRef, count: nonNegInt, fault_at_record: nonNegInt.optional() }),
+  step('write', {
+    fd: scriptRef,
+    responses: z.array(z.strictObject({ cookie: scriptRef, code: nonNegInt })),
+    fault_at_record: nonNegInt.optional(),
+  }),
+  step('poll', { fd: scriptRef }),
+  step('close', { fd: scriptRef }),
+  step('inject_raw', { hex: z.string().regex(/^(?:[0-9a-fA-F]{2}[\s_]*)+$/, 'expected hex bytes like "01 02 ff"') }),
+]);
+
 /** Named fault sites that a run switches on with a probability (FoundationDB style). */
 const faultSitesSchema = z
   .strictObject({
@@ -308,10 +407,15 @@ export const scenarioSchema = z.strictObject({
   latency: latenciesSchema,
   iommufd: iommufdSchema.prefault({}),
   faults: faultSitesSchema,
+  /** Calls on the iommufd uAPI at given virtual times, each with its expected result. */
+  script: z.array(scriptStepSchema).default([]),
 });
 
 export type ScenarioInput = z.input<typeof scenarioSchema>;
-export type Scenario = z.output<typeof scenarioSchema>;
+/** A validated scenario; the loader adds where each script step is in its file (for SCRIPT.EXPECT). */
+export type Scenario = z.output<typeof scenarioSchema> & { scriptSource?: { file: string; lines: number[] } };
+export type ScriptStep = z.output<typeof scriptStepSchema>;
+export type ScriptExpect = z.output<typeof scriptExpectSchema>;
 export type DeviceConfig = Scenario['devices'][number];
 export type ProcessConfig = Scenario['processes'][number];
 export type WorkloadConfig = Scenario['workloads'][number];

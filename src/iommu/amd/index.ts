@@ -14,7 +14,7 @@
  * = the answered fault's reqId, `code` = the wire status, `pasid` = the PASID on the wire or -1);
  * QUEUE_OVERFLOW when the overflow bit is set (1) and when the driver restarts the log (0).
  */
-import type { KResult } from '../../sim/errno.js';
+import { err, type KResult } from '../../sim/errno.js';
 import { OrderedCommandQueue } from '../shared/command-queue.js';
 import { PasidDrains, type DrainWaiter } from '../shared/pasid-drain.js';
 import type { Continuation } from '../../sim/sync.js';
@@ -30,7 +30,7 @@ import {
 import type { PageRequestMsg, PrgResponseMsg } from '../../pcie/messages.js';
 import { PciRespCode, PrFlag, RespSource, TraceKind } from '../../trace/events.js';
 import type { DeviceView, IommuFrontend, IommuFrontendDeps } from '../frontend.js';
-import { AmdPprFlag, decodeCompletePprCmd, emptyPprLogEntry, encodeCompletePprCmd } from './codec.js';
+import { AMD_PPR_ENTRY_SIZE, AmdPprFlag, decodeCompletePprCmd, emptyPprLogEntry, encodeCompletePprCmd } from './codec.js';
 import {
   checkPprEntry,
   faultFromPprEntry,
@@ -146,6 +146,21 @@ export class AmdIommu implements IommuFrontend {
   // -------------------------------------------------------------------------------------------
   // Hardware
   // -------------------------------------------------------------------------------------------
+
+  /**
+   * Byte-level injection: a 16-byte PPR log entry (reference pcie-iommu-hardware §4) written at
+   * the tail as the IOMMU writes it, then the PPR interrupt. The device ID (DW0 15:0) must name a
+   * function. -ENODEV unknown device, -ENOSPC full or stopped, -EINVAL length.
+   */
+  injectRaw(bytes: Uint8Array, reqId: number): KResult {
+    if (bytes.length !== AMD_PPR_ENTRY_SIZE) return err('EINVAL');
+    const view = this.deps.deviceByRid(bytes[0]! | (bytes[1]! << 8));
+    if (view === undefined) return err('ENODEV');
+    if (!this.log.writeRaw(bytes, reqId, view.dev)) return err('ENOSPC');
+    this.env.tracer.emit(TraceKind.QUEUE_WRITE, view.dev, -1, 0, reqId, this.iommuIndex, this.log.count);
+    this.kick();
+    return 0;
+  }
 
   receivePageRequest(msg: PageRequestMsg): void {
     const tr = this.env.tracer;

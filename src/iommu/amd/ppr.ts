@@ -89,6 +89,23 @@ export class AmdPprLog {
   }
 
   /**
+   * A raw 16-byte PPR log entry written at the tail as the IOMMU writes it (byte-level vectors).
+   * Returns false when the log is full or stopped by an overflow.
+   */
+  writeRaw(bytes: Uint8Array, reqId: number, dev: number): boolean {
+    assert(bytes.length === AMD_PPR_ENTRY_SIZE, 'AmdPprLog.writeRaw: a PPR log entry is 16 bytes');
+    if (this.overflow || this.isFull()) return false;
+    const slot = this.tail / AMD_PPR_ENTRY_SIZE;
+    this.bytes.set(bytes, this.tail);
+    this.slotReq[slot] = reqId;
+    this.slotDev[slot] = dev;
+    this.tail = (this.tail + AMD_PPR_ENTRY_SIZE) % this.size;
+    this.writes++;
+    if (this.count > this.highWater) this.highWater = this.count;
+    return true;
+  }
+
+  /**
    * Software (amd_iommu_poll_ppr_log): copy the entry at head, zero it (the errata-733 check the
    * driver does on non-SNP systems), advance head. Undefined when empty.
    */

@@ -15,7 +15,7 @@
  * set (1) and acknowledge (0).
  */
 import { assert } from '../../sim/assert.js';
-import type { KResult } from '../../sim/errno.js';
+import { err, type KResult } from '../../sim/errno.js';
 import { OrderedCommandQueue } from '../shared/command-queue.js';
 import { PasidDrains, type DrainWaiter } from '../shared/pasid-drain.js';
 import type { Continuation } from '../../sim/sync.js';
@@ -26,6 +26,7 @@ import type { PageRequestMsg, PrgResponseMsg } from '../../pcie/messages.js';
 import { PciRespCode, PrFlag, RespSource, TraceKind } from '../../trace/events.js';
 import type { DeviceView, IommuFrontend, IommuFrontendDeps } from '../frontend.js';
 import {
+  SMMU_PRIQ_ENT_SIZE,
   SmmuOpcode,
   SmmuPriResp,
   SmmuResumeAction,
@@ -146,6 +147,23 @@ export class Smmuv3Iommu implements IommuFrontend {
   receivePageRequest(msg: PageRequestMsg): void {
     if (this.mode === 'stall') this.receiveStall(msg);
     else this.receivePri(msg);
+  }
+
+  /**
+   * Byte-level injection: a 16-byte PRI queue entry (reference pcie-iommu-hardware §3.1) written
+   * at PROD as the SMMU writes it, then the PRI queue interrupt. The StreamID (DW0 31:0) must name
+   * a function. -ENODEV unknown StreamID, -ENOSPC full, -EOPNOTSUPP in stall mode, -EINVAL length.
+   */
+  injectRaw(bytes: Uint8Array, reqId: number): KResult {
+    if (bytes.length !== SMMU_PRIQ_ENT_SIZE) return err('EINVAL');
+    if (this.mode !== 'pri') return err('EOPNOTSUPP');
+    const sid = (bytes[0]! | (bytes[1]! << 8) | (bytes[2]! << 16) | (bytes[3]! << 24)) >>> 0;
+    const view = this.deps.deviceByRid(sid);
+    if (view === undefined) return err('ENODEV');
+    if (!this.priq.writeRaw(bytes, reqId, view.dev)) return err('ENOSPC');
+    this.env.tracer.emit(TraceKind.QUEUE_WRITE, view.dev, -1, 0, reqId, this.iommuIndex, this.priq.count);
+    this.kick();
+    return 0;
   }
 
   /** PRI queue write, or the overflow rules when it is full (SMMU.PRIQ.OVERFLOW, ..._AUTORESP). */

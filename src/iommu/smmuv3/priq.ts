@@ -153,6 +153,24 @@ export class SmmuPriq {
   }
 
   /**
+   * A raw 16-byte PRI queue entry written at PROD as the SMMU writes it (byte-level vectors).
+   * Returns false when full.
+   */
+  writeRaw(bytes: Uint8Array, reqId: number, dev: number): boolean {
+    assert(bytes.length === SMMU_PRIQ_ENT_SIZE, 'SmmuPriq.writeRaw: a PRI queue entry is 16 bytes');
+    if (this.q.isFull()) return false;
+    const slot = this.q.idx(this.q.prod);
+    this.bytes.set(bytes, slot * SMMU_PRIQ_ENT_SIZE);
+    this.slotReq[slot] = reqId;
+    this.slotDev[slot] = dev;
+    this.q.advanceProd();
+    this.writes++;
+    const n = this.q.count;
+    if (n > this.highWater) this.highWater = n;
+    return true;
+  }
+
+  /**
    * Software (queue_remove_raw): decode the entry at CONS into `out` and advance CONS. Returns the
    * model bookkeeping of the slot, or undefined when the queue is empty.
    */

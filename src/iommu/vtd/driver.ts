@@ -220,6 +220,22 @@ export class VtdIommu implements IommuFrontend {
     if (this.arrivalWaiters.length > 0) this.checkArrivals();
   }
 
+  /**
+   * Byte-level injection: a 32-byte page request descriptor (reference pcie-iommu-hardware §2.2)
+   * written into the PRQ as hardware writes it, then the page request event. The requester ID
+   * (bits 31:16) must name a function. -ENODEV for an unknown one, -ENOSPC when the PRQ is full,
+   * -EINVAL for a wrong length.
+   */
+  injectRaw(bytes: Uint8Array, reqId: number): KResult {
+    if (bytes.length !== VTD_DESC_SIZE) return err('EINVAL');
+    const rid = bytes[2]! | (bytes[3]! << 8);
+    const view = this.deps.deviceByRid(rid);
+    if (view === undefined) return err('ENODEV');
+    if (!this.prq.writeRaw(bytes, reqId, view.dev)) return err('ENOSPC');
+    if (this.arrivalWaiters.length > 0) this.checkArrivals();
+    return 0;
+  }
+
   // ---------------------------------------------------------------------------------------------
   // prq_event_thread (threaded IRQ, IRQF_ONESHOT: an event during a run makes it run again)
   // ---------------------------------------------------------------------------------------------

@@ -18,7 +18,7 @@ import type { ModelEnv } from '../../model/env.js';
 import type { IommuFrontendDeps } from '../frontend.js';
 import type { PageRequestMsg, PrgResponseMsg } from '../../pcie/messages.js';
 import { TraceKind, PrFlag, PciRespCode } from '../../trace/events.js';
-import { VTD_DESC_SIZE, emptyPageRequest, encodePageRequestInto, type VtdPageRequestDesc } from './codec.js';
+import { VTD_DESC_SIZE, emptyPageRequest, encodePageRequestInto, decodePageRequestInto, type VtdPageRequestDesc } from './codec.js';
 
 /** Register offsets (reference §2.1). */
 export const VtdPrqReg = { PQH: 0xc0, PQT: 0xc8, PQA: 0xd0, PRS: 0xdc } as const;
@@ -188,6 +188,31 @@ export class VtdPrq {
       this.ppr = true;
       this.raiseEvent();
     }
+  }
+
+  /**
+   * A raw 32-byte page request descriptor written at the tail as the hardware would write it (for
+   * byte-level vectors), bypassing the hardware's own checks. `dev` is the function its requester
+   * ID names. Returns false when the queue is full (nothing written, PRO left alone).
+   */
+  writeRaw(bytes: Uint8Array, reqId: number, dev: number): boolean {
+    assert(bytes.length === VTD_DESC_SIZE, 'VtdPrq.writeRaw: a page request descriptor is 32 bytes');
+    if (this.full) return false;
+    const t = this.tail;
+    this.ring.set(bytes, t * VTD_DESC_SIZE);
+    this.reqIdAt[t] = reqId;
+    this.devAt[t] = dev;
+    this.tail = (t + 1) % this.entries;
+    this.stats.written++;
+    const depth = this.depth;
+    if (depth > this.stats.prq_entries_max) this.stats.prq_entries_max = depth;
+    const d = decodePageRequestInto(bytes, 0, this.scratch);
+    this.env.tracer.emit(TraceKind.QUEUE_WRITE, dev, d.pasidPresent ? d.pasid : -1, d.prgIndex, reqId, this.iommuIndex, depth);
+    if (!this.ppr && !this.pro) {
+      this.ppr = true;
+      this.raiseEvent();
+    }
+    return true;
   }
 
   /** A hardware-generated page group response for `msg`'s group. */

@@ -188,7 +188,7 @@ function scriptChecks(s: Scenario, err: (path: PropertyKey[], msg: string) => vo
       if (k === 'device' && st.op !== 'bind' && st.op !== 'mock_domain') refOk(v, k);
       else if (k === 'device') {
         if (!devices.has(v as string)) err(at(k), `unknown device "${String(v)}" (devices: ${[...devices].join(', ')})`);
-      } else if (k === 'responses' && Array.isArray(v)) v.forEach((r: { cookie: unknown }, j) => refOk(r.cookie, k, j, 'cookie'));
+      } else if (k === 'responses' && Array.isArray(v)) v.forEach((r: { cookie: unknown }, j) => { refOk(r.cookie, k, j, 'cookie'); });
       else refOk(v, k);
     }
     const e = st.expect;

@@ -116,8 +116,8 @@ export function installScript(p: PreparedRun): void {
           ['cookie', ref(m.cookie), r.cookie],
         ];
         for (const [name, want, have] of fields) {
-          if (want === undefined && (name === 'dev_id' || name === 'cookie') && m[name as 'dev_id' | 'cookie'] !== undefined) {
-            violate(i, `record ${k}: ${name} refers to ${String(m[name as 'dev_id' | 'cookie'])}, which no earlier step set`);
+          if (want === undefined && (name === 'dev_id' || name === 'cookie') && m[name] !== undefined) {
+            violate(i, `record ${k}: ${name} refers to ${String(m[name])}, which no earlier step set`);
           } else if (want !== undefined && want !== have) violate(i, `record ${k}: expected ${name} ${String(want)}, got ${String(have)}`);
         }
       });
@@ -177,7 +177,10 @@ function runOp(
     }
     case 'mock_domain': {
       const pt = need(s.pt, 'pt');
-      if (pt === undefined) return skip();
+      if (pt === undefined) {
+        skip();
+        return;
+      }
       const r = ops.mockDomain(s.device, pt);
       done({ ret: r.ret, values: { id: r.idevId, stdev_id: r.stdevId, idev_id: r.idevId, hwpt_id: r.hwptId } });
       return;
@@ -191,7 +194,10 @@ function runOp(
       const dev = need(s.device, 'device');
       const pt = need(s.pt, 'pt');
       const fault = s.fault === undefined ? 0 : need(s.fault, 'fault');
-      if (dev === undefined || pt === undefined || fault === undefined) return skip();
+      if (dev === undefined || pt === undefined || fault === undefined) {
+        skip();
+        return;
+      }
       const flags = typeof s.flags === 'number' ? s.flags : s.flags.reduce((a, f) => a | HwptAllocFlag[f], 0);
       const r = ops.hwptAlloc({ deviceId: dev, ptId: pt, flags, faultId: fault, data: s.data });
       done({ ret: r.ret, values: { id: r.id, hwpt_id: r.id } });
@@ -201,14 +207,20 @@ function runOp(
     case 'replace': {
       const dev = need(s.device, 'device');
       const pt = need(s.pt, 'pt');
-      if (dev === undefined || pt === undefined) return skip();
+      if (dev === undefined || pt === undefined) {
+        skip();
+        return;
+      }
       const r = s.op === 'attach' ? ops.attach(dev, pt, s.pasid) : ops.replace(dev, pt, s.pasid);
       done({ ret: r.ret, values: { id: r.id, hwpt_id: r.id } });
       return;
     }
     case 'detach': {
       const dev = need(s.device, 'device');
-      if (dev === undefined) return skip();
+      if (dev === undefined) {
+        skip();
+        return;
+      }
       ops.detach(dev, s.pasid, (r) => {
         done({ ret: r.ret, values: {} });
       });
@@ -216,13 +228,19 @@ function runOp(
     }
     case 'destroy': {
       const id = need(s.id, 'id');
-      if (id === undefined) return skip();
+      if (id === undefined) {
+        skip();
+        return;
+      }
       done({ ret: ops.destroy(id).ret, values: {} });
       return;
     }
     case 'trigger_iopf': {
       const dev = need(s.device, 'device');
-      if (dev === undefined) return skip();
+      if (dev === undefined) {
+        skip();
+        return;
+      }
       const perm = typeof s.perm === 'number' ? s.perm : s.perm.reduce((a, x) => a | PERM_BITS[x]!, 0);
       const r = ops.triggerIopf({ deviceId: dev, ...(s.pasid !== undefined ? { pasid: s.pasid } : {}), grpid: s.grpid, perm, addr: s.addr, last: s.last });
       done({ ret: r.ret, values: {} });
@@ -230,7 +248,10 @@ function runOp(
     }
     case 'read': {
       const fd = need(s.fd, 'fd');
-      if (fd === undefined) return skip();
+      if (fd === undefined) {
+        skip();
+        return;
+      }
       const r = ops.read(fd, s.count, s.fault_at_record);
       const values: Record<string, number> = { bytes: Math.max(r.ret, 0) };
       if (r.records[0] !== undefined) values.cookie = r.records[0].cookie;
@@ -239,11 +260,17 @@ function runOp(
     }
     case 'write': {
       const fd = need(s.fd, 'fd');
-      if (fd === undefined) return skip();
+      if (fd === undefined) {
+        skip();
+        return;
+      }
       const resps: { cookie: number; code: number }[] = [];
       for (const x of s.responses) {
         const c = need(x.cookie, 'cookie');
-        if (c === undefined) return skip();
+        if (c === undefined) {
+        skip();
+        return;
+      }
         resps.push({ cookie: c, code: x.code });
       }
       done({ ret: ops.write(fd, encodePageResponses(resps), s.fault_at_record).ret, values: {} });
@@ -251,14 +278,20 @@ function runOp(
     }
     case 'poll': {
       const fd = need(s.fd, 'fd');
-      if (fd === undefined) return skip();
+      if (fd === undefined) {
+        skip();
+        return;
+      }
       const r = ops.poll(fd);
       done({ ret: r.ret, values: {}, readable: r.readable, writable: r.writable });
       return;
     }
     case 'close': {
       const fd = need(s.fd, 'fd');
-      if (fd === undefined) return skip();
+      if (fd === undefined) {
+        skip();
+        return;
+      }
       done({ ret: ops.close(fd).ret, values: {} });
       return;
     }

@@ -235,7 +235,7 @@ export class IommufdOps {
   }
 }
 
-export interface SessionOptions extends Omit<SimulateOptions, 'setup' | 'untilNs'> {}
+export type SessionOptions = Omit<SimulateOptions, 'setup' | 'untilNs'>;
 
 /**
  * An interactive session: each call runs the machine up to the call's step (at the current virtual

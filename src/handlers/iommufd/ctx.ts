@@ -257,7 +257,7 @@ export class IommufdCtx {
   faultQueueAlloc(flags = 0): IommufdResult<{ faultId: number; fd: number }> {
     if (flags !== 0) return fail(err('EOPNOTSUPP'));
     const fo = new FaultObject<IopfGroup>(
-      { respond: (g, code, by) => this.host.respond(g, code, by === 'auto') },
+      { respond: (g, code, by) => { this.host.respond(g, code, by === 'auto'); } },
       this.faultOptions,
     );
     let fd = 3;

@@ -58,7 +58,7 @@ export { parseScenario } from './scenario/loader.js';
 export { formatDiagnostic, type Diagnostic, type Result } from './scenario/diagnostics.js';
 export { scenarioSchema, type Scenario } from './scenario/schema.js';
 export { BUGS, BUG_NAMES, type BugVariant } from './scenario/bugs.js';
-export { RULES, RULE_IDS, type Rule } from './check/rules.js';
+export { RULES, RULE_IDS, type Rule } from './check/rules/index.js';
 import { checkJsonlFile, checkFtraceFile, type OfflineResult } from './check/offline.js';
 export { checkJsonlFile, checkFtraceFile, type OfflineResult };
 export { hintsFromScenario, ftraceDevicesFromScenario } from './check/hints.js';

@@ -1,5 +1,5 @@
 /** The checker: rule catalogue, online monitor, offline check of trace files. */
-export { RULES, RULE_IDS, ruleById, ruleIndex, type Rule, type RuleMode, type RuleSide } from './rules.js';
+export { RULES, RULE_IDS, ruleById, ruleIndex, type Rule, type RuleMode, type RuleSide } from './rules/index.js';
 export {
   LATE_IGNORED,
   Monitor,

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { Monitor, type MonitorOptions } from '../../src/check/monitor.js';
-import { RULES, RULE_IDS } from '../../src/check/rules.js';
+import { RULES, RULE_IDS } from '../../src/check/rules/index.js';
 import { BASE_OPTS, CASES, E, group, seq, type Ev } from './cases.js';
 
 function run(events: Ev[], opts: Partial<MonitorOptions> = {}): Monitor {

@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { checkFtraceFile, checkJsonlFile } from '../../src/check/offline.js';
-import { RULE_IDS, RULES } from '../../src/check/rules.js';
+import { RULE_IDS, RULES } from '../../src/check/rules/index.js';
 import { formatJsonlEvent } from '../../src/trace/jsonl.js';
 import { BASE_OPTS, CASES, type Ev } from './cases.js';
 

@@ -8,7 +8,7 @@ import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { BUGS, simulate } from '../../src/api.js';
 import { loadScenario } from '../../src/scenario/files.js';
-import { ruleById } from '../../src/check/rules.js';
+import { ruleById } from '../../src/check/rules/index.js';
 import type { Scenario } from '../../src/scenario/schema.js';
 
 const BIN = 'dist/cli/main.js';

@@ -1,0 +1,253 @@
+/** The io-pgfault core's contract (linux-iopf §3-§6): flush, responses, remove, partial faults, groups. */
+import { HandlerType, RespSource, TraceKind } from '../../trace/events.js';
+import { LATE_IGNORED, dpKey, prgiOfGrpid } from '../state.js';
+import { defineRule, type RuleDef } from './rule.js';
+
+const T = TraceKind;
+
+export const CORE_RULES: readonly RuleDef[] = [
+  defineRule({
+    id: 'CORE.FLUSH.NOTHING_PENDING',
+    side: 'kernel',
+    source: 'iopf_queue_flush_dev() (seed v4 09/10); linux-iopf §5',
+    statement: 'After flush(dev, pasid) returns 0 nothing of that PASID is partial or pending and no handler for it runs (flush(dev): no handler runs).',
+    mode: 'full',
+    ftrace: false,
+    on: [T.FLUSH_END],
+    check: (st, v) => ({
+      onEvent(_k, dev, pasid, _f2, _f3, result) {
+        if (result !== 0) return;
+        v.mark();
+        const wqOnly = pasid < 0 || st.opts.flushContract === 'workqueue';
+        for (const [id, g] of st.groups) {
+          // iommufd's handler only queues the group for user space: user space holding it is not a
+          // handler still running (the 'seed' contract's pending check below covers it).
+          if (g.dev === dev && g.live && (pasid < 0 || g.pasid === pasid) && g.handler !== HandlerType.IOMMUFD && (!wqOnly || g.handler === HandlerType.SVA)) {
+            v.violate(`handler of group ${id} (device ${dev} PASID ${g.pasid}) still runs after the flush`);
+          }
+        }
+        if (!wqOnly) v.defer(T.FLUSH_END, dev, pasid);
+      },
+      // What the flush left behind, judged once the instant is over.
+      deferred(_k, dev, pasid, seq) {
+        for (const [id, g] of st.groups) {
+          if (g.dev === dev && g.pasid === pasid && g.seq < seq) {
+            v.violate(`group ${id} of device ${dev} PASID ${pasid} still pending after the flush`, false);
+          }
+        }
+        for (const [req, p] of st.partials) {
+          if (p.dev === dev && p.pasid === pasid && p.seq < seq) {
+            v.violate(`partial fault ${req} of device ${dev} PASID ${pasid} survived the flush`, false);
+          }
+        }
+      },
+    }),
+  }),
+  defineRule({
+    id: 'CORE.FLUSH.NO_NEW_FAULTS',
+    side: 'kernel',
+    source: 'iopf_queue_flush_dev() caller contract; linux-iopf §5',
+    statement: 'No fault of the PASID is reported between the start and the end of its flush (the driver stopped and drained them first).',
+    mode: 'full',
+    ftrace: false,
+    on: [T.FLUSH_BEGIN, T.FLUSH_END, T.FAULT_REPORT],
+    check: (_st, v) => {
+      /** (device, PASID) pairs being flushed; PASID -1 for a whole-device flush. */
+      const flushing = new Set<number>();
+      return {
+        onEvent(kind, dev, pasid) {
+          if (kind === T.FLUSH_BEGIN) {
+            v.mark();
+            flushing.add(dpKey(dev, pasid));
+          } else if (kind === T.FLUSH_END) {
+            flushing.delete(dpKey(dev, pasid));
+          } else if (flushing.size > 0) {
+            v.mark();
+            if (flushing.has(dpKey(dev, pasid)) || flushing.has(dpKey(dev, -1))) {
+              v.violate(`fault of device ${dev} PASID ${pasid} reported during its flush`);
+            }
+          }
+        },
+      };
+    },
+  }),
+  defineRule({
+    id: 'CORE.RESP.AT_MOST_ONCE',
+    side: 'kernel',
+    source: 'iopf_group_response() pending-node check; linux-iopf §4',
+    statement: 'The core sends at most one response per group it formed.',
+    mode: 'full',
+    ftrace: false,
+    on: [T.RESPONSE_SEND],
+    check: (st, v) => ({
+      onEvent(_k, dev, _pasid, _prgi, group, _code, source) {
+        if (!st.coreGroup) return;
+        v.mark();
+        if (st.group === undefined) {
+          v.violate(
+            group <= st.maxGroup ? `group ${group} of device ${dev} answered again (source ${source})` : `response for group ${group} the core never formed`,
+          );
+        }
+      },
+    }),
+  }),
+  defineRule({
+    id: 'CORE.RESP.LATE_IS_NOT_ERROR',
+    side: 'kernel',
+    source: 'seed review (drop "no pending PRQ" warning); linux-iopf §4, §5',
+    statement: 'A response attempt for a group already answered (e.g. by a flush) is ignored, not returned as an error.',
+    mode: 'cheap',
+    ftrace: false,
+    on: [T.RESPONSE_SEND],
+    check: (_st, v) => ({
+      onEvent(_k, dev, _pasid, _prgi, group, code) {
+        // A late attempt for a group that is no longer pending: not a response on the wire.
+        if (code >= 0) return;
+        v.mark();
+        if (code !== LATE_IGNORED) v.violate(`a late response for group ${group} of device ${dev} returned error ${code} to its caller`);
+      },
+    }),
+  }),
+  defineRule({
+    id: 'CORE.REMOVE.NO_LIVE_GROUP',
+    side: 'kernel',
+    source: 'iopf_queue_remove_device(); linux-iopf §6',
+    statement: 'A device is not removed while a handler still holds one of its groups.',
+    mode: 'full',
+    ftrace: false,
+    on: [T.RESPONSE_SEND, T.DEVICE_REMOVE],
+    check: (st, v) => ({
+      onEvent(kind, dev, _pasid, _prgi, group, _code, source) {
+        if (kind === T.DEVICE_REMOVE) {
+          v.mark();
+          for (const [id, g] of st.groups) {
+            if (g.dev === dev && g.live) v.violate(`device ${dev} removed while a handler holds its group ${id}`);
+          }
+          return;
+        }
+        const g = st.group;
+        if (g === undefined || source !== RespSource.REMOVE) return;
+        v.mark();
+        if (g.live) v.violate(`remove_device freed group ${group} of device ${dev} while its handler runs`);
+      },
+    }),
+  }),
+  defineRule({
+    id: 'CORE.REMOVE.NOTHING_LEFT',
+    side: 'kernel',
+    source: 'iopf_queue_remove_device(); linux-iopf §6',
+    statement: 'After remove_device no pending group of the device remains and no new partial or group appears until it is added again.',
+    mode: 'full',
+    ftrace: false,
+    on: [T.DEVICE_ADD, T.DEVICE_REMOVE, T.PARTIAL_ADD, T.GROUP_FORM],
+    check: (st, v) => {
+      const removed = new Uint8Array(st.maxDev);
+      return {
+        onEvent(kind, dev, _pasid, _f2, group, f4) {
+          switch (kind) {
+            case T.DEVICE_ADD:
+              if (f4 === 0) removed[dev] = 0;
+              break;
+            case T.DEVICE_REMOVE:
+              removed[dev] = 1;
+              v.defer(T.DEVICE_REMOVE, dev, 0);
+              break;
+            case T.PARTIAL_ADD:
+              if (removed[dev] === 1) v.violate(`partial fault added for removed device ${dev}`);
+              break;
+            case T.GROUP_FORM:
+              if (removed[dev] === 1) v.violate(`group ${group} formed for removed device ${dev}`);
+              break;
+          }
+        },
+        deferred(_k, dev, _b, seq) {
+          v.mark();
+          for (const [id, g] of st.groups) {
+            if (g.dev === dev && g.seq < seq) v.violate(`group ${id} of device ${dev} still pending after remove_device`, false);
+          }
+        },
+      };
+    },
+  }),
+  defineRule({
+    id: 'CORE.PARTIAL.FREED',
+    side: 'kernel',
+    source: 'iopf_queue_discard_partial(), iopf_queue_remove_device(); linux-iopf §6',
+    statement: "After discard_partial (of the device's IOMMU) or remove_device no partial fault of that device survives.",
+    mode: 'full',
+    ftrace: false,
+    on: [T.DEVICE_REMOVE, T.DISCARD_PARTIAL],
+    check: (st, v) => ({
+      onEvent(kind, dev, _f1, _f2, _f3, iommu) {
+        if (kind === T.DEVICE_REMOVE) v.defer(kind, dev, 0);
+        else v.defer(kind, iommu, 0);
+      },
+      deferred(kind, a, _b, seq) {
+        v.mark();
+        if (kind === T.DEVICE_REMOVE) {
+          for (const [req, p] of st.partials) {
+            if (p.dev === a && p.seq < seq) v.violate(`partial fault ${req} of device ${a} survived remove_device`, false);
+          }
+        } else {
+          for (const [req, p] of st.partials) {
+            if (st.devIommu[p.dev] === a && p.seq < seq) {
+              v.violate(`partial fault ${req} of device ${p.dev} survived discard_partial of IOMMU ${a}`, false);
+            }
+          }
+        }
+      },
+    }),
+  }),
+  defineRule({
+    id: 'CORE.PARTIAL.GATHERED',
+    side: 'kernel',
+    source: 'iommu_report_device_fault() step 5 (partials gathered by grpid); AMD ppr.c iommu_call_iopf_notifier (grpid = PPR_TAG); linux-iopf §3',
+    statement: 'When a group forms for PRG index p of a device, every partial fault of (device, p) still listed joins it; none is left behind on the partial list.',
+    mode: 'full',
+    ftrace: false,
+    on: [T.GROUP_FORM],
+    check: (st, v) => ({
+      onEvent(_k, dev, _pasid, grpid, group) {
+        v.mark();
+        const list = st.partialsBySlot.get(st.slot);
+        if (list === undefined) return;
+        const prgi = prgiOfGrpid(grpid);
+        for (const req of list) {
+          const p = st.partials.get(req);
+          // Same PRG index, another grpid: the core does not gather it, and once this group is
+          // answered the index is reused, so nothing ever will (AMD's PPR tag as grpid). It stays
+          // on the core's list (a flush or discard may still free it), reported once.
+          if (p !== undefined && p.dev === dev && p.prgi === prgi && p.grpid !== grpid) {
+            v.violate(`group ${group} of device ${dev} (PRG index ${prgi}, grpid ${grpid}) leaves partial fault ${req} (grpid ${p.grpid}) on the partial list`);
+          }
+        }
+      },
+    }),
+  }),
+  defineRule({
+    id: 'CORE.GROUP.ONE_PASID',
+    side: 'kernel',
+    source: 'iommu_report_device_fault() step 5 (partials gathered by grpid, PASID not compared); linux-iopf §3 observation (b)',
+    statement: "Every fault gathered into a group has the group's PASID (no partial of another PASID joins it).",
+    mode: 'full',
+    ftrace: false,
+    on: [T.GROUP_FORM],
+    check: (st, v) => ({
+      onEvent(_k, dev, pasid, grpid, group) {
+        v.mark();
+        const list = st.partialsBySlot.get(st.slot);
+        if (list === undefined) return;
+        const prgi = prgiOfGrpid(grpid);
+        for (let i = 0; i < list.length; i++) {
+          const req = list[i]!;
+          const p = st.partials.get(req);
+          // linux-iopf §3 step 5, observation (b): a partial of another PASID joins the group
+          // (each partial once, even if its id is listed twice).
+          if (p !== undefined && p.dev === dev && p.prgi === prgi && p.grpid === grpid && p.pasid !== pasid && list.indexOf(req) === i) {
+            v.violate(`group ${group} of device ${dev} PASID ${pasid} (PRG index ${prgi}) gathers partial fault ${req} of PASID ${p.pasid}`);
+          }
+        }
+      },
+    }),
+  }),
+];

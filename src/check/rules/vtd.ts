@@ -1,0 +1,108 @@
+/**
+ * IOMMU page request queue rules (hardware ref §2.3, §2.4). The VTD.* names come from VT-d; the
+ * overflow rule also holds for the SMMUv3 PRI queue (and AMD's PPR log when the scenario says it
+ * auto-responds).
+ */
+import { PrFlag, TraceKind } from '../../trace/events.js';
+import { NOT_DROPPED, dpKey, fifoSet } from '../state.js';
+import { defineRule, type RuleDef } from './rule.js';
+
+const T = TraceKind;
+
+export const VTD_RULES: readonly RuleDef[] = [
+  defineRule({
+    id: 'VTD.PRQ.FULL_N_MINUS_1',
+    side: 'host',
+    source: 'VT-d 7.5.1 page request queue (PQH/PQT); hardware ref §2.3',
+    statement: 'A queue of N entries never holds more than N-1 pending page requests.',
+    mode: 'cheap',
+    ftrace: false,
+    on: [T.QUEUE_WRITE],
+    check: (st, v) => ({
+      onEvent(_k, _dev, _pasid, _prgi, _req, iommu, depth) {
+        if (st.stopReq || st.hostOnly) return;
+        const cap = st.opts.queueCapacity?.get(iommu);
+        if (cap === undefined || depth < 0) return;
+        v.mark();
+        if (depth > cap - 1) v.violate(`IOMMU ${iommu} queue holds ${depth} entries, capacity ${cap} allows ${cap - 1}`);
+      },
+    }),
+  }),
+  defineRule({
+    id: 'VTD.PRQ.OVERFLOW_AUTORESP',
+    side: 'host',
+    source: 'VT-d 7.5.1 overflow; SMMUv3 PRIQ overflow; hardware ref §2.3, §3.1',
+    statement: 'A request with L=1 dropped at a full queue (not a Stop Marker) gets a hardware response; a dropped L=0 request gets none.',
+    mode: 'full',
+    ftrace: false,
+    on: [T.QUEUE_DROP, T.AUTO_RESPONSE],
+    check: (st, v) => {
+      /** Dropped L=1 requests still owed a hardware response. */
+      const owed = new Map<number, { dev: number; prgi: number; t: number }>();
+      return {
+        onEvent(kind, dev, _pasid, prgi, req, iommu, flags) {
+          if (st.stopReq) return;
+          if (kind === T.QUEUE_DROP) {
+            if ((flags & PrFlag.LAST) !== 0 && st.opts.overflowAutoResponse?.get(iommu) === true && (flags & (PrFlag.READ | PrFlag.WRITE)) !== 0) {
+              v.mark();
+              fifoSet(owed, req, { dev, prgi, t: st.now });
+            }
+          } else if (owed.delete(req)) {
+            v.mark();
+          } else if (st.droppedFlags !== NOT_DROPPED && (st.droppedFlags & PrFlag.LAST) === 0) {
+            v.violate(`hardware answered dropped L=0 request ${req} of device ${dev}`);
+          }
+        },
+        finish() {
+          for (const [req, o] of owed) {
+            v.violate(`dropped L=1 request ${req} of device ${o.dev} (PRG index ${o.prgi}) never got a hardware response`, false);
+          }
+        },
+      };
+    },
+  }),
+  defineRule({
+    id: 'VTD.DRAIN.COMPLETE',
+    side: 'kernel',
+    source: 'VT-d 7.10 draining; Linux intel_drain_pasid_prq(); hardware ref §2.4',
+    statement: 'After the drain of (device, PASID) returns no page request of that PASID is queued, reported or arrives until it is bound again.',
+    mode: 'full',
+    ftrace: false,
+    on: [T.DRAIN_END, T.QUEUE_WRITE, T.FAULT_REPORT, T.BIND],
+    check: (st, v) => {
+      /** (device, PASID) pairs drained and not bound again. */
+      const drained = new Set<number>();
+      /** Requests already reported at queue time (not again when the driver reports them). */
+      const reported = new Map<number, number>();
+      return {
+        onEvent(kind, dev, pasid, _f2, req, f4) {
+          switch (kind) {
+            case T.DRAIN_END:
+              v.mark();
+              drained.add(dpKey(dev, pasid));
+              break;
+            case T.BIND:
+              if (f4 === 0) drained.delete(dpKey(dev, pasid));
+              break;
+            case T.QUEUE_WRITE:
+              if (st.stopReq || st.hostOnly || drained.size === 0) return;
+              v.mark();
+              if (drained.has(dpKey(dev, pasid))) {
+                v.violate(`page request ${req} of device ${dev} PASID ${pasid} queued after its drain returned`);
+                fifoSet(reported, req, 1);
+              }
+              break;
+            case T.FAULT_REPORT:
+              if (drained.size === 0) return;
+              v.mark();
+              // A request still in the queue when the drain returned is reported afterwards.
+              if (drained.has(dpKey(dev, pasid)) && !reported.delete(req)) {
+                v.violate(`fault ${req} of device ${dev} PASID ${pasid} reported after its drain returned`);
+              }
+              break;
+          }
+        },
+      };
+    },
+  }),
+];

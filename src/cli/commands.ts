@@ -29,9 +29,16 @@ import type { TraceSink } from '../trace/tracer.js';
 import { PrefixChooser, ReplayChooser } from '../sim/random.js';
 import { Metrics } from '../report/metrics.js';
 import { EXIT, UsageError, printJson } from './output.js';
+import { parseOverrides, shellWord } from '../scenario/overrides.js';
 
-function load(ref: string | undefined): LoadedScenario {
-  const r = loadScenario(ref);
+/** Load a scenario with its `--set` overrides (validated together); bad input prints and exits 2. */
+export function load(ref: string | undefined, sets: readonly string[] = []): LoadedScenario {
+  const ov = parseOverrides(sets);
+  if (!ov.ok) {
+    for (const d of ov.errors) process.stderr.write(`${formatDiagnostic(d)}\n`);
+    throw new BadInput();
+  }
+  const r = loadScenario(ref, ov.value);
   if (!r.ok) {
     for (const d of r.errors.slice(0, 20)) process.stderr.write(`${formatDiagnostic(d)}\n`);
     if (r.errors.length > 20) process.stderr.write(`… ${r.errors.length - 20} more errors\n`);
@@ -40,8 +47,13 @@ function load(ref: string | undefined): LoadedScenario {
   return r.value;
 }
 
+/** The scenario as a command line names it, with its `--set` overrides (for replay lines). */
+function refWithSets(l: LoadedScenario): string {
+  return [l.ref, ...l.sets.flatMap((t) => ['--set', shellWord(t)])].join(' ');
+}
+
 /** Diagnostics were printed; exit 2. */
-class BadInput extends UsageError {
+export class BadInput extends UsageError {
   constructor() {
     super('');
   }
@@ -89,6 +101,7 @@ interface RunOpts {
   bug: string[];
   recordChoices?: string;
   maxEvents?: number;
+  set: string[];
 }
 
 /** Write the HTML report of a run (the same file `iopf report` makes from its `--json` document). */
@@ -104,7 +117,9 @@ async function writeHtml(path: string, report: RunReport): Promise<void> {
 export async function runCommand(ref: string | undefined, o: RunOpts): Promise<void> {
   await wrapAsync(async () => {
     checkBugs(o.bug);
-    const { scenario, ref: shown } = load(ref);
+    const loaded = load(ref, o.set);
+    const { scenario } = loaded;
+    const shown = refWithSets(loaded);
     const sinks: TraceSink[] = [];
     if (o.trace !== undefined) sinks.push(jsonlFileWriter(o.trace));
     if (o.ftrace !== undefined) {
@@ -120,7 +135,7 @@ export async function runCommand(ref: string | undefined, o: RunOpts): Promise<v
     if (o.recordChoices !== undefined) opts.recordChoices = true;
     const r = simulate(scenario, opts);
     if (o.recordChoices !== undefined) {
-      writeFileSync(o.recordChoices, JSON.stringify({ scenario: shown, seed: r.report.seed, bugs: o.bug, until_ns: o.untilNs ?? null, choices: r.choices ?? [] }));
+      writeFileSync(o.recordChoices, JSON.stringify({ scenario: loaded.ref, ...(loaded.sets.length > 0 ? { set: loaded.sets } : {}), seed: r.report.seed, bugs: o.bug, until_ns: o.untilNs ?? null, choices: r.choices ?? [] }));
     }
     if (o.html !== undefined) await writeHtml(o.html, r.report);
     finishRun(r.report, o.json === true);
@@ -161,10 +176,11 @@ function parseDeviceHints(hints: readonly string[]): Map<number, { pasidRequired
 
 export async function checkCommand(
   path: string,
-  o: { format: 'auto' | 'jsonl' | 'ftrace'; device: string[]; scenario?: string; json?: boolean },
+  o: { format: 'auto' | 'jsonl' | 'ftrace'; device: string[]; scenario?: string; json?: boolean; set: string[] },
 ): Promise<void> {
   await wrapAsync(async () => {
-    const scenario = o.scenario !== undefined ? load(o.scenario).scenario : undefined;
+    if (o.scenario === undefined && o.set.length > 0) throw new UsageError('--set changes the scenario given with --scenario; none was given');
+    const scenario = o.scenario !== undefined ? load(o.scenario, o.set).scenario : undefined;
     const devices = parseDeviceHints(o.device);
     let fd: number;
     try {
@@ -217,10 +233,12 @@ export function listCommand(what: string, o: { json?: boolean }): void {
   });
 }
 
-export function exploreCommand(ref: string | undefined, o: { runs: number; seed: number; mode: 'random' | 'exhaustive'; bug: string[]; json?: boolean }): void {
+export function exploreCommand(ref: string | undefined, o: { runs: number; seed: number; mode: 'random' | 'exhaustive'; bug: string[]; json?: boolean; set: string[] }): void {
   wrap(() => {
     checkBugs(o.bug);
-    const { scenario, ref: shown } = load(ref);
+    const loaded = load(ref, o.set);
+    const { scenario } = loaded;
+    const shown = refWithSets(loaded);
     if (o.runs < 1 || o.runs > 1_000_000) throw new UsageError('--runs: expected 1..1000000');
     const found: { seed: number; violations: number; rules: string[]; replay: string; choices?: number[] }[] = [];
     let runs = 0;
@@ -259,7 +277,7 @@ export function exploreCommand(ref: string | undefined, o: { runs: number; seed:
       process.stdout.write(`explore: schedule ${runs} of "${shown}" breaks ${f.rules.join(', ')} (${f.violations} violations)\n`);
       if (f.choices !== undefined) {
         const file = `iopf-explore-${Date.now()}.json`;
-        writeFileSync(file, JSON.stringify({ scenario: shown, seed: f.seed, bugs: o.bug, until_ns: null, choices: f.choices, mode: 'prefix' }));
+        writeFileSync(file, JSON.stringify({ scenario: loaded.ref, ...(loaded.sets.length > 0 ? { set: loaded.sets } : {}), seed: f.seed, bugs: o.bug, until_ns: null, choices: f.choices, mode: 'prefix' }));
         process.stdout.write(`replay: iopf replay ${file}\n`);
       } else process.stdout.write(`replay: ${f.replay}\n`);
     }
@@ -274,6 +292,8 @@ const choicesFile = z.strictObject({
   until_ns: z.number().int().positive().nullable(),
   choices: z.array(z.number().int().nonnegative()),
   mode: z.enum(['random', 'prefix']).optional(),
+  /** `--set` overrides the run was made with. */
+  set: z.array(z.string()).optional(),
 });
 
 export function replayCommand(path: string, o: { json?: boolean; trace?: string }): void {
@@ -288,7 +308,9 @@ export function replayCommand(path: string, o: { json?: boolean; trace?: string 
     if (!p.success) throw new UsageError(`${path}: ${p.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`);
     const c = p.data;
     checkBugs(c.bugs);
-    const { scenario, ref } = load(c.scenario);
+    const loaded = load(c.scenario, c.set ?? []);
+    const { scenario } = loaded;
+    const ref = refWithSets(loaded);
     const sinks: TraceSink[] = o.trace !== undefined ? [jsonlFileWriter(o.trace)] : [];
     const chooser = c.mode === 'prefix' ? new PrefixChooser(c.choices) : new ReplayChooser(c.choices);
     const opts: SimulateOptions = { seed: c.seed, bugs: c.bugs, chooser, sinks, scenarioRef: ref };
@@ -320,7 +342,7 @@ function summarizeShard(s: ShardResult): Record<string, unknown> {
   };
 }
 
-export function sweepCommand(ref: string | undefined, o: { seeds: string; shard?: string; out?: string; json?: boolean }): void {
+export function sweepCommand(ref: string | undefined, o: { seeds: string; shard?: string; out?: string; json?: boolean; set: string[] }): void {
   wrap(() => {
     const m = /^(\d+)\.\.(\d+)$/.exec(o.seeds);
     if (m === null || Number(m[2]) < Number(m[1])) throw new UsageError(`--seeds: expected a..b with a <= b, got "${o.seeds}"`);
@@ -332,7 +354,9 @@ export function sweepCommand(ref: string | undefined, o: { seeds: string; shard?
       shard = Number(s[1]);
       shards = Number(s[2]);
     }
-    const { scenario, ref: shown } = load(ref);
+    const loaded = load(ref, o.set);
+    const { scenario } = loaded;
+    const shown = refWithSets(loaded);
     const metrics = new Metrics();
     const result: ShardResult = { scenario: shown, seeds: [], runs: [], histograms: {} };
     for (let seed = Number(m[1]); seed <= Number(m[2]); seed++) {

@@ -6,6 +6,7 @@
 import { Command, CommanderError, Option } from 'commander';
 import { runCommand, reportCommand, checkCommand, schemaCommand, listCommand, exploreCommand, replayCommand, sweepCommand, mergeCommand } from './commands.js';
 import { UsageError, EXIT } from './output.js';
+import { fitCommand, compareCommand } from './fit-commands.js';
 
 function parseIntOption(name: string) {
   return (v: string): number => {
@@ -41,6 +42,7 @@ export function buildProgram(): Command {
     .option('--bug <name>', 'switch on a known-bug variant (repeatable; see `iopf list bugs`)', collect, [])
     .option('--record-choices <file.json>', 'record every scheduling choice, for `iopf replay`')
     .option('--max-events <n>', 'stop after this many events', parseIntOption('--max-events'))
+    .option('--set <path=value>', 'override a scenario field before validation, e.g. iopf.workers=1 (repeatable)', collect, [])
     .action(runCommand);
 
   program
@@ -50,6 +52,7 @@ export function buildProgram(): Command {
     .addOption(new Option('--format <fmt>', 'input format').choices(['auto', 'jsonl', 'ftrace']).default('auto'))
     .option('--device <rid:pasid-required>', 'ftrace: a device hint like 00:02.0:1 or 0x10:0 (repeatable)', collect, [])
     .option('--scenario <scenario>', 'take the hardware and kernel hints (PASID-required bits, queue size, flush contract) from this scenario')
+    .option('--set <path=value>', 'override a scenario field before validation, e.g. iopf.workers=1 (repeatable)', collect, [])
     .option('--json', 'print one JSON document')
     .action(checkCommand);
 
@@ -61,6 +64,7 @@ export function buildProgram(): Command {
     .option('--seed <n>', 'first seed', parseIntOption('--seed'), 1)
     .addOption(new Option('--mode <mode>', 'random seeds, or depth-first over same-time choices').choices(['random', 'exhaustive']).default('random'))
     .option('--bug <name>', 'switch on a known-bug variant (repeatable)', collect, [])
+    .option('--set <path=value>', 'override a scenario field before validation, e.g. iopf.workers=1 (repeatable)', collect, [])
     .option('--json', 'print one JSON document')
     .action(exploreCommand);
 
@@ -79,6 +83,7 @@ export function buildProgram(): Command {
     .option('--seeds <a..b>', 'seed range, inclusive', '1..10')
     .option('--shard <i/N>', 'run only shard i of N (0-based)')
     .option('--out <file.json>', 'write the shard result here')
+    .option('--set <path=value>', 'override a scenario field before validation, e.g. iopf.workers=1 (repeatable)', collect, [])
     .option('--json', 'print one JSON document')
     .action(sweepCommand);
 
@@ -95,6 +100,27 @@ export function buildProgram(): Command {
     .argument('<run.json>', 'the JSON document of a run')
     .option('-o, --output <file.html>', 'write the report here (default: standard output)')
     .action(reportCommand);
+
+  program
+    .command('fit')
+    .description('fit a scenario to a trace (Linux ftrace of intel_iommu, or iopf JSONL): devices, arrivals, host latency')
+    .argument('<trace>', 'trace file; .jsonl is read as iopf JSONL, anything else as ftrace text')
+    .addOption(new Option('--format <fmt>', 'input format').choices(['auto', 'jsonl', 'ftrace']).default('auto'))
+    .option('-o, --output <scenario.yaml>', 'write the fitted scenario here (default: standard output)')
+    .option('--name <name>', 'scenario name (default: fitted-<trace file name>)')
+    .option('--batch-gap-ns <n>', 'reports with consecutive seq# at most this far apart are one PRQ thread run', parseIntOption('--batch-gap-ns'))
+    .option('--workers <n>', 'fault workqueue workers assumed when splitting host time into wait and service (default 4)', parseIntOption('--workers'))
+    .option('--set <path=value>', 'override a field of the fitted scenario, validated like `run --set` (repeatable)', collect, [])
+    .option('--json', 'print the fit report as one JSON document')
+    .action(fitCommand);
+
+  program
+    .command('compare')
+    .description('compare two runs (`iopf run --json` documents): latency percentiles and drop/auto-response counts side by side')
+    .argument('<a.json>', 'the first run')
+    .argument('<b.json>', 'the second run')
+    .option('-o, --output <file.html>', 'also write one HTML report with both latency curves on the same plot')
+    .action(compareCommand);
 
   program.command('schema').description('print the JSON Schema of scenario files').action(schemaCommand);
 

@@ -13,7 +13,11 @@ export type StageLatencies = { readonly [K in keyof LatencyConfig]: Latency };
 
 export function compileLatencies(cfg: LatencyConfig): StageLatencies {
   const out: Partial<Record<keyof LatencyConfig, Latency>> = {};
-  for (const k of Object.keys(cfg) as (keyof LatencyConfig)[]) out[k] = new Latency(cfg[k]);
+  for (const k of Object.keys(cfg) as (keyof LatencyConfig)[]) {
+    const spec = cfg[k];
+    // Optional stages (sva_group_ns) stay undefined when the scenario does not set them.
+    if (spec !== undefined) out[k] = new Latency(spec);
+  }
   return out as StageLatencies;
 }
 

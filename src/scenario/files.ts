@@ -7,6 +7,7 @@ import { dirname, join, basename } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Diagnostic, Result } from './diagnostics.js';
 import { parseScenario } from './loader.js';
+import type { Override } from './overrides.js';
 import type { Scenario } from './schema.js';
 
 /** The package's shipped scenarios folder (works from src/ under tsx/vitest and from dist/). */
@@ -16,6 +17,8 @@ export interface LoadedScenario {
   scenario: Scenario;
   /** How to name it again on a command line (path or shipped name). */
   ref: string;
+  /** The `--set` overrides applied (as given), to repeat on a replay command line. */
+  sets: string[];
 }
 
 export function shippedScenarios(): string[] {
@@ -26,8 +29,8 @@ export function shippedScenarios(): string[] {
     .sort();
 }
 
-/** Load `ref` (a path, a shipped name, or undefined for the default). */
-export function loadScenario(ref: string | undefined): Result<LoadedScenario> {
+/** Load `ref` (a path, a shipped name, or undefined for the default), with `--set` overrides applied before validation. */
+export function loadScenario(ref: string | undefined, overrides: readonly Override[] = []): Result<LoadedScenario> {
   let path: string;
   let shown: string;
   if (ref === undefined || ref === 'default') {
@@ -58,6 +61,6 @@ export function loadScenario(ref: string | undefined): Result<LoadedScenario> {
     return { ok: false, errors: [{ file: shown, line: 0, col: 0, path: '', message: `cannot read: ${(e as Error).message}` }] };
   }
   if (text.includes('\u0000')) return { ok: false, errors: [{ file: shown, line: 0, col: 0, path: '', message: 'binary file, expected YAML or JSON text' }] };
-  const r = parseScenario(text, shown);
-  return r.ok ? { ok: true, value: { scenario: r.value, ref: shown } } : r;
+  const r = parseScenario(text, shown, overrides);
+  return r.ok ? { ok: true, value: { scenario: r.value, ref: shown, sets: overrides.map((o) => o.text) } } : r;
 }

@@ -9,11 +9,14 @@ import { formatPath, type Diagnostic, type Result } from './diagnostics.js';
 import { scenarioSchema, type Scenario } from './schema.js';
 import { BUG_NAMES } from './bugs.js';
 import { Errno } from '../sim/errno.js';
+import { applyOverrides, overrideFor, type Override } from './overrides.js';
 
 interface Located {
   doc: Document.Parsed;
   lines: LineCounter;
   file: string;
+  /** `--set` overrides applied before validation: errors on their paths name them instead of a line. */
+  overrides: readonly Override[];
 }
 
 function position(loc: Located, offset: number): { line: number; col: number } {
@@ -43,6 +46,8 @@ function keyNode(loc: Located, path: readonly PropertyKey[], key: string): YamlN
 }
 
 function locate(loc: Located, path: readonly PropertyKey[], message: string, unknownKey?: string): Diagnostic {
+  const o = overrideFor(loc.overrides, unknownKey !== undefined ? [...path, unknownKey] : path);
+  if (o !== undefined) return { file: `--set ${o.text}`, line: 0, col: 0, path: formatPath(unknownKey !== undefined ? [...path, unknownKey] : path), message };
   const node = unknownKey !== undefined ? keyNode(loc, path, unknownKey) : nodeAt(loc, path);
   const range = node?.range;
   const { line, col } = range ? position(loc, range[0]) : { line: 1, col: 1 };
@@ -67,7 +72,7 @@ function zodToDiagnostics(loc: Located, error: z.ZodError): Diagnostic[] {
     }
     let message = issue.message;
     if (issue.code === 'invalid_type') {
-      const node = nodeAt(loc, path);
+      const node = overrideFor(loc.overrides, path) === undefined ? nodeAt(loc, path) : undefined;
       const got = node && isScalar(node) ? describeInput(node.value) : issue.input === undefined ? 'nothing' : describeInput(issue.input);
       if (!message.includes(', got')) message = `expected ${issue.expected}, got ${got}`;
       if (got === 'nothing') message = `required field is missing (expected ${issue.expected})`;
@@ -227,11 +232,14 @@ function scriptLines(loc: Located, n: number): number[] {
   return out;
 }
 
-/** Parse and validate scenario text. `file` is only used in diagnostics. */
-export function parseScenario(text: string, file: string): Result<Scenario> {
+/**
+ * Parse and validate scenario text. `file` is only used in diagnostics. `overrides` (`--set`) are
+ * applied to the document before validation, so the schema checks them like the file's own values.
+ */
+export function parseScenario(text: string, file: string, overrides: readonly Override[] = []): Result<Scenario> {
   const lines = new LineCounter();
   const doc = parseDocument(text, { lineCounter: lines, prettyErrors: false, uniqueKeys: true });
-  const loc: Located = { doc, lines, file };
+  const loc: Located = { doc, lines, file, overrides };
   if (doc.errors.length > 0) {
     return {
       ok: false,
@@ -245,6 +253,10 @@ export function parseScenario(text: string, file: string): Result<Scenario> {
   const data: unknown = doc.toJS({ maxAliasCount: 100 });
   if (data === null || typeof data !== 'object' || Array.isArray(data)) {
     return { ok: false, errors: [{ file, line: 1, col: 1, path: '', message: 'expected a mapping at the top level' }] };
+  }
+  if (overrides.length > 0) {
+    const failed = applyOverrides(data as Record<string, unknown>, overrides);
+    if (failed.length > 0) return { ok: false, errors: failed };
   }
   const parsed = scenarioSchema.safeParse(data);
   if (!parsed.success) return { ok: false, errors: zodToDiagnostics(loc, parsed.error) };

@@ -70,6 +70,13 @@ export const latenciesSchema = z
     vmm_wake_ns: latencySchema.default(u(2000, 10000)),
     vmm_service_ns: latencySchema.default(u(5000, 50000)),
     guest_round_trip_ns: latencySchema.default(u(10000, 40000)),
+    /**
+     * A calibrated service time of the SVA handler for a whole group (what `iopf fit` measures
+     * between a group's last report and its response). When set it replaces the per-fault
+     * minor_fault_ns / major_fault_ns waits: the faults are still resolved against the mm, and the
+     * group then takes one draw of this distribution.
+     */
+    sva_group_ns: latencySchema.optional(),
   })
   .prefault({});
 
@@ -216,6 +223,11 @@ const workloadSchema = z
     burst_gap_ns: nonNegInt.default(100_000),
     /** Accesses per microsecond on average (exponential inter-arrival). */
     rate_per_us: z.number().positive().default(1),
+    /**
+     * Gap between accesses as a distribution (e.g. an empirical table fitted by `iopf fit`); when
+     * set it replaces the exponential gaps at rate_per_us.
+     */
+    interarrival_ns: latencySchema.optional(),
     accesses: nonNegInt,
     start_ns: nonNegInt.default(0),
     /** Pages per page request group (the DMA engine's batching): requests 1..n-1 L=0, n-th L=1. */

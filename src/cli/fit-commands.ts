@@ -54,9 +54,6 @@ export async function fitCommand(path: string, o: FitOpts): Promise<void> {
   }
   const out = o.output;
   const fs = fittedScenario(res, { name: o.name ?? nameFor(path), source: basename(path) });
-  if (res.hostLatency.count === 0 && fs.scenario.workloads?.length === 0) {
-    throw new UsageError(`${path}: no page request group in the trace (expected intel_iommu:prq_report lines, or JSONL queue_write events): nothing to fit`);
-  }
   // The fitted scenario, with any --set applied, must load: the same validation as `iopf run`.
   const file = out ?? '(fitted scenario)';
   const check = parseScenario(fs.yaml, file, ov.value);

@@ -140,7 +140,9 @@ export function fittedScenario(res: FitResult, opts: FittedScenarioOptions = {})
   const workloads: NonNullable<ScenarioInput['workloads']> = [];
   let invalid = 0;
   let answered = 0;
-  const fittedDevices = res.devices.filter((d) => d.streams.some((s) => s.groups > 0));
+  // Devices that sent groups; if none did, every device seen (a scenario without traffic).
+  const withGroups = res.devices.filter((d) => d.streams.some((s) => s.groups > 0));
+  const fittedDevices = withGroups.length > 0 ? withGroups : res.devices;
   fittedDevices.forEach((d, di) => {
     const name = safeName(d.name);
     // Responses to PASID requests that carried the PASID: the function requires it (VT-d answers
@@ -312,6 +314,7 @@ export function fittedScenario(res: FitResult, opts: FittedScenarioOptions = {})
     );
   }
   const extra: string[] = [];
+  if (workloads.length === 0) extra.push('no page request group in the trace: the scenario has no traffic');
   if (res.stopMarkers > 0) extra.push(`${res.stopMarkers} stop markers (not traffic)`);
   if (res.seqGaps > 0) extra.push(`${res.seqGaps} seq# numbers missing (reports lost by the trace)`);
   if (res.unmatchedResponses > 0) extra.push(`${res.unmatchedResponses} responses without a reported group`);

@@ -72,8 +72,16 @@ function zodToDiagnostics(loc: Located, error: z.ZodError): Diagnostic[] {
     }
     let message = issue.message;
     if (issue.code === 'invalid_type') {
-      const node = overrideFor(loc.overrides, path) === undefined ? nodeAt(loc, path) : undefined;
-      const got = node && isScalar(node) ? describeInput(node.value) : issue.input === undefined ? 'nothing' : describeInput(issue.input);
+      const o = overrideFor(loc.overrides, path);
+      const node = o === undefined ? nodeAt(loc, path) : undefined;
+      const got =
+        o !== undefined
+          ? describeInput(path.slice(o.path.length).reduce<unknown>((v, k) => (v !== null && typeof v === 'object' ? (v as Record<PropertyKey, unknown>)[k] : undefined), o.value))
+          : node && isScalar(node)
+            ? describeInput(node.value)
+            : issue.input === undefined
+              ? 'nothing'
+              : describeInput(issue.input);
       if (!message.includes(', got')) message = `expected ${issue.expected}, got ${got}`;
       if (got === 'nothing') message = `required field is missing (expected ${issue.expected})`;
     } else if (issue.code === 'invalid_union' && 'input' in issue) {

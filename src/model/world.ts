@@ -287,6 +287,7 @@ export class World {
         this.core.detach(dev, pasid);
       },
       isPriVf: (dev) => scenario.devices[dev]!.is_vf,
+      nestedOnParent: () => scenario.iommu.family === 'vtd' || scenario.iommu.family === 'mock',
       respond: (group, code, auto) => {
         this.iommufdRespond(group, code, auto);
       },

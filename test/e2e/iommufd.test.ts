@@ -82,7 +82,7 @@ function expectConserved(r: RunReport): void {
  * One VT-d function, one VMM that is slow on purpose (a guest round trip per group, small reads),
  * so when `actions` run at 2 ms groups are both queued and awaiting a response.
  */
-function slowVmm(actions: string, policy = 'success'): Scenario {
+function slowVmm(actions: string, policy = 'success', moreFaults = ''): Scenario {
   const text = `
 name: iommufd-slow-vmm
 kernel: mainline
@@ -96,7 +96,7 @@ binds: [{ device: accel0, process: app0 }]
 latency:
   guest_round_trip_ns: { dist: uniform, min_ns: 100000, max_ns: 200000 }
 iommufd:
-  faults: [{ name: fq0, read_batch: 4, policy: ${policy}, guest: true }]
+  faults: [{ name: fq0, read_batch: 4, policy: ${policy}, guest: true }${moreFaults}]
   attach: [{ device: accel0, process: vm0, fault: fq0 }]
 workloads:
   - { device: accel0, process: app0, pattern: random, rate_per_us: 0.05, accesses: 300, prg_pages: 2 }
@@ -185,6 +185,20 @@ describe('auto-responses (linux-iopf §9: iommufd_auto_response_faults)', () => 
     expect(w.answeredTwice()).toEqual([]);
     expect(w.unansweredIommufd()).toBe(0);
   });
+
+  for (const bug of [false, true]) {
+    it(`IOMMUFD.REPLACE.OTHER_FAULT${bug ? ' (bug iommufd-replace-new-hwpt)' : ''}: replace onto a hwpt of another fault object ${bug ? 'leaves the old groups to the old VMM' : 'answers the old groups INVALID at once'}; new faults go to the new fault object's VMM`, () => {
+      const sc = slowVmm(`  - { op: iommufd_replace, at_ns: ${AT}, device: accel0, process: vm0, fault: fq1 }`, 'success', ', { name: fq1, read_batch: 4, guest: true }');
+      const { r, w } = run(sc, bug ? { bugs: ['iommufd-replace-new-hwpt'] } : {});
+      expect(r.violations).toEqual([]);
+      expectConserved(r);
+      const atReplace = w.iommufdAnswers(RespSource.IOMMUFD_AUTO).filter((a) => a.t === AT);
+      if (bug) expect(atReplace).toEqual([]);
+      else expect(atReplace.length).toBeGreaterThan(0);
+      expect(w.answeredTwice()).toEqual([]);
+      expect(w.unansweredIommufd()).toBe(0);
+    });
+  }
 
   it('IOMMUFD.DESTROY.AUTO_INVALID: close then destroy of the fault object answers everything left', () => {
     const { r, w } = run(

@@ -21,7 +21,8 @@ import {
   type RunReport,
   type SimulateOptions,
 } from '../api.js';
-import { BUG_NAMES } from '../scenario/bugs.js';
+import { BUGS as BUG_TABLE } from '../scenario/bugs.js';
+import { FORMS, PROFILES, PROFILE_NAMES, SWITCH_NAMES, profilesWith, type ProfileName } from '../scenario/profiles.js';
 import { jsonlFileWriter } from '../trace/jsonl.js';
 import { FtraceWriter } from '../trace/ftrace-writer.js';
 import { PerfettoWriter } from '../trace/perfetto.js';
@@ -60,7 +61,43 @@ export class BadInput extends UsageError {
 }
 
 function checkBugs(bugs: readonly string[]): void {
-  for (const b of bugs) if (!BUG_NAMES.includes(b)) throw new UsageError(`--bug: unknown variant "${b}" (known: ${BUG_NAMES.join(', ')})`);
+  for (const b of bugs) if (!SWITCH_NAMES.includes(b)) throw new UsageError(`--bug: unknown behaviour switch "${b}" (known: ${SWITCH_NAMES.join(', ')})`);
+}
+
+function checkKernel(k: string | undefined): ProfileName | undefined {
+  if (k === undefined) return undefined;
+  if (!(PROFILE_NAMES as readonly string[]).includes(k)) throw new UsageError(`--kernel: unknown profile "${k}" (known: ${PROFILE_NAMES.join(', ')})`);
+  return k as ProfileName;
+}
+
+/** `iopf list profiles --json`: the profiles and, per behaviour switch, its source and the
+ * profiles that have it on (the matrix). */
+function profilesDocument(): Record<string, unknown> {
+  return {
+    profiles: PROFILES.map((p) => ({ name: p.name, code: p.code, summary: p.summary, switches: p.switches })),
+    behaviours: [
+      ...BUG_TABLE.map((b) => ({ name: b.name, kind: 'bug', summary: b.summary, source: b.source, rule: b.rule, scenario: b.scenario, profiles: profilesWith(b.name) })),
+      ...FORMS.map((f) => ({ name: f.name, kind: 'form', summary: f.summary, source: f.source, profiles: profilesWith(f.name) })),
+    ],
+  };
+}
+
+/** `iopf list profiles`: the profiles, then one row per behaviour with an x under each profile that has it. */
+function printProfilesMatrix(): void {
+  const names = PROFILES.map((p) => p.name);
+  const w = Math.max(...[...BUG_TABLE.map((b) => b.name), ...FORMS.map((f) => f.name)].map((n) => n.length)) + 2;
+  const col = (s: string): string => s.padEnd(11);
+  const out: string[] = [];
+  for (const p of PROFILES) out.push(`${p.name.padEnd(10)} ${p.code}\n${''.padEnd(10)} ${p.summary}`);
+  out.push('');
+  out.push(`${'behaviour'.padEnd(w)}${'kind'.padEnd(6)}${names.map(col).join('')}source`);
+  const row = (name: string, kind: string, source: string): void => {
+    const on = new Set(profilesWith(name));
+    out.push(`${name.padEnd(w)}${kind.padEnd(6)}${names.map((n) => col(on.has(n) ? 'x' : '.')).join('')}${source}`);
+  };
+  for (const b of BUG_TABLE) row(b.name, 'bug', b.source);
+  for (const f of FORMS) row(f.name, 'form', f.source);
+  process.stdout.write(`${out.join('\n')}\n`);
 }
 
 function fileSink(path: string, make: (write: (s: string) => void, close: () => void) => TraceSink): TraceSink {
@@ -99,6 +136,7 @@ interface RunOpts {
   untilNs?: number;
   check?: 'off' | 'cheap' | 'full';
   bug: string[];
+  kernel?: string;
   recordChoices?: string;
   maxEvents?: number;
   set: string[];
@@ -117,6 +155,7 @@ async function writeHtml(path: string, report: RunReport): Promise<void> {
 export async function runCommand(ref: string | undefined, o: RunOpts): Promise<void> {
   await wrapAsync(async () => {
     checkBugs(o.bug);
+    const kernel = checkKernel(o.kernel);
     const loaded = load(ref, o.set);
     const { scenario } = loaded;
     const shown = refWithSets(loaded);
@@ -128,6 +167,7 @@ export async function runCommand(ref: string | undefined, o: RunOpts): Promise<v
     }
     if (o.perfetto !== undefined) sinks.push(fileSink(o.perfetto, (w, c) => new PerfettoWriter(scenario, w, c)));
     const opts: SimulateOptions = { bugs: o.bug, sinks, scenarioRef: shown };
+    if (kernel !== undefined) opts.kernel = kernel;
     if (o.seed !== undefined) opts.seed = o.seed;
     if (o.untilNs !== undefined) opts.untilNs = o.untilNs;
     if (o.check !== undefined) opts.check = o.check;
@@ -135,7 +175,7 @@ export async function runCommand(ref: string | undefined, o: RunOpts): Promise<v
     if (o.recordChoices !== undefined) opts.recordChoices = true;
     const r = simulate(scenario, opts);
     if (o.recordChoices !== undefined) {
-      writeFileSync(o.recordChoices, JSON.stringify({ scenario: loaded.ref, ...(loaded.sets.length > 0 ? { set: loaded.sets } : {}), seed: r.report.seed, bugs: o.bug, until_ns: o.untilNs ?? null, choices: r.choices ?? [] }));
+      writeFileSync(o.recordChoices, JSON.stringify({ scenario: loaded.ref, ...(loaded.sets.length > 0 ? { set: loaded.sets } : {}), seed: r.report.seed, bugs: o.bug, until_ns: o.untilNs ?? null, choices: r.choices ?? [], ...(kernel !== undefined ? { kernel } : {}) }));
     }
     if (o.html !== undefined) await writeHtml(o.html, r.report);
     finishRun(r.report, o.json === true);
@@ -223,19 +263,25 @@ export function listCommand(what: string, o: { json?: boolean }): void {
         if (o.json === true) printJson(BUGS.map((b) => ({ name: b.name, scenario: b.scenario, summary: b.summary, source: b.source, rule: b.rule })));
         else for (const b of BUGS) process.stdout.write(`${b.name.padEnd(28)} ${b.summary}\n${''.padEnd(28)} scenario ${b.scenario}; breaks ${b.rule}; source: ${b.source}\n`);
         break;
+      case 'profiles':
+        if (o.json === true) printJson(profilesDocument());
+        else printProfilesMatrix();
+        break;
       case 'scenarios':
         if (o.json === true) printJson(shippedScenarios());
         else for (const s of shippedScenarios()) process.stdout.write(`${s}\n`);
         break;
       default:
-        throw new UsageError(`list: expected rules, bugs or scenarios, got "${what}"`);
+        throw new UsageError(`list: expected rules, bugs, profiles or scenarios, got "${what}"`);
     }
   });
 }
 
-export function exploreCommand(ref: string | undefined, o: { runs: number; seed: number; mode: 'random' | 'exhaustive'; bug: string[]; json?: boolean; set: string[] }): void {
+export function exploreCommand(ref: string | undefined, o: { runs: number; seed: number; mode: 'random' | 'exhaustive'; bug: string[]; kernel?: string; json?: boolean; set: string[] }): void {
   wrap(() => {
     checkBugs(o.bug);
+    const kernel = checkKernel(o.kernel);
+    const k = kernel !== undefined ? { kernel } : {};
     const loaded = load(ref, o.set);
     const { scenario } = loaded;
     const shown = refWithSets(loaded);
@@ -244,7 +290,7 @@ export function exploreCommand(ref: string | undefined, o: { runs: number; seed:
     let runs = 0;
     if (o.mode === 'random') {
       for (let s = o.seed; s < o.seed + o.runs; s++) {
-        const r = simulate(scenario, { seed: s, bugs: o.bug, scenarioRef: shown });
+        const r = simulate(scenario, { seed: s, bugs: o.bug, scenarioRef: shown, ...k });
         runs++;
         if (r.report.violations_total > 0) {
           found.push({ seed: s, violations: r.report.violations_total, rules: [...new Set(r.report.violations.map((v) => v.rule))], replay: r.report.replay });
@@ -256,7 +302,7 @@ export function exploreCommand(ref: string | undefined, o: { runs: number; seed:
       let prefix: number[] = [];
       for (;;) {
         const chooser = new PrefixChooser(prefix);
-        const r = simulate(scenario, { seed: o.seed, bugs: o.bug, chooser, scenarioRef: shown });
+        const r = simulate(scenario, { seed: o.seed, bugs: o.bug, chooser, scenarioRef: shown, ...k });
         runs++;
         if (r.report.violations_total > 0) {
           found.push({ seed: o.seed, violations: r.report.violations_total, rules: [...new Set(r.report.violations.map((v) => v.rule))], replay: r.report.replay, choices: chooser.taken });
@@ -277,7 +323,7 @@ export function exploreCommand(ref: string | undefined, o: { runs: number; seed:
       process.stdout.write(`explore: schedule ${runs} of "${shown}" breaks ${f.rules.join(', ')} (${f.violations} violations)\n`);
       if (f.choices !== undefined) {
         const file = `iopf-explore-${Date.now()}.json`;
-        writeFileSync(file, JSON.stringify({ scenario: loaded.ref, ...(loaded.sets.length > 0 ? { set: loaded.sets } : {}), seed: f.seed, bugs: o.bug, until_ns: null, choices: f.choices, mode: 'prefix' }));
+        writeFileSync(file, JSON.stringify({ scenario: loaded.ref, ...(loaded.sets.length > 0 ? { set: loaded.sets } : {}), seed: f.seed, bugs: o.bug, until_ns: null, choices: f.choices, mode: 'prefix', ...k }));
         process.stdout.write(`replay: iopf replay ${file}\n`);
       } else process.stdout.write(`replay: ${f.replay}\n`);
     }
@@ -294,6 +340,7 @@ const choicesFile = z.strictObject({
   mode: z.enum(['random', 'prefix']).optional(),
   /** `--set` overrides the run was made with. */
   set: z.array(z.string()).optional(),
+  kernel: z.enum(PROFILE_NAMES).optional(),
 });
 
 export function replayCommand(path: string, o: { json?: boolean; trace?: string }): void {
@@ -314,6 +361,7 @@ export function replayCommand(path: string, o: { json?: boolean; trace?: string 
     const sinks: TraceSink[] = o.trace !== undefined ? [jsonlFileWriter(o.trace)] : [];
     const chooser = c.mode === 'prefix' ? new PrefixChooser(c.choices) : new ReplayChooser(c.choices);
     const opts: SimulateOptions = { seed: c.seed, bugs: c.bugs, chooser, sinks, scenarioRef: ref };
+    if (c.kernel !== undefined) opts.kernel = c.kernel;
     if (c.until_ns !== null) opts.untilNs = c.until_ns;
     const r = simulate(scenario, opts);
     finishRun(r.report, o.json === true);
@@ -322,6 +370,7 @@ export function replayCommand(path: string, o: { json?: boolean; trace?: string 
 
 const shardFile = z.strictObject({
   scenario: z.string(),
+  kernel: z.enum(PROFILE_NAMES).optional(),
   seeds: z.array(z.number().int()),
   runs: z.array(z.strictObject({ seed: z.number().int(), trace_sha256: z.string(), violations_total: z.number().int(), page_requests: z.number().int(), events: z.number().int() })),
   histograms: z.record(z.string(), z.string()),
@@ -333,6 +382,7 @@ function summarizeShard(s: ShardResult): Record<string, unknown> {
   m.merge(s.histograms);
   return {
     scenario: s.scenario,
+    ...(s.kernel !== undefined ? { kernel: s.kernel } : {}),
     runs: s.runs.length,
     failing_seeds: s.runs.filter((r) => r.violations_total > 0).map((r) => r.seed),
     page_requests: s.runs.reduce((a, r) => a + r.page_requests, 0),
@@ -342,8 +392,10 @@ function summarizeShard(s: ShardResult): Record<string, unknown> {
   };
 }
 
-export function sweepCommand(ref: string | undefined, o: { seeds: string; shard?: string; out?: string; json?: boolean; set: string[] }): void {
+export function sweepCommand(ref: string | undefined, o: { seeds: string; shard?: string; out?: string; json?: boolean; set: string[]; kernel?: string; bug: string[] }): void {
   wrap(() => {
+    checkBugs(o.bug);
+    const kernel = checkKernel(o.kernel);
     const m = /^(\d+)\.\.(\d+)$/.exec(o.seeds);
     if (m === null || Number(m[2]) < Number(m[1])) throw new UsageError(`--seeds: expected a..b with a <= b, got "${o.seeds}"`);
     let shard = 0;
@@ -358,10 +410,10 @@ export function sweepCommand(ref: string | undefined, o: { seeds: string; shard?
     const { scenario } = loaded;
     const shown = refWithSets(loaded);
     const metrics = new Metrics();
-    const result: ShardResult = { scenario: shown, seeds: [], runs: [], histograms: {} };
+    const result: ShardResult = { scenario: shown, kernel: kernel ?? scenario.kernel, seeds: [], runs: [], histograms: {} };
     for (let seed = Number(m[1]); seed <= Number(m[2]); seed++) {
       if ((seed - Number(m[1])) % shards !== shard) continue;
-      const r = simulate(scenario, { seed, scenarioRef: shown });
+      const r = simulate(scenario, { seed, scenarioRef: shown, bugs: o.bug, ...(kernel !== undefined ? { kernel } : {}) });
       result.seeds.push(seed);
       result.runs.push({ seed, trace_sha256: r.report.trace_sha256, violations_total: r.report.violations_total, page_requests: r.report.page_requests, events: r.report.events });
       metrics.merge(r.metrics.encode());
@@ -389,7 +441,9 @@ export function mergeCommand(files: string[], o: { json?: boolean }): void {
       const p = shardFile.safeParse(data);
       if (!p.success) throw new UsageError(`${f}: not a shard result: ${p.error.issues[0]?.path.join('.') ?? ''} ${p.error.issues[0]?.message ?? ''}`);
       if (merged.scenario !== '' && merged.scenario !== p.data.scenario) throw new UsageError(`${f}: shard of scenario "${p.data.scenario}", others are "${merged.scenario}"`);
+      if (merged.scenario !== '' && merged.kernel !== p.data.kernel) throw new UsageError(`${f}: shard of kernel "${p.data.kernel ?? '?'}", others are "${merged.kernel ?? '?'}"`);
       merged.scenario = p.data.scenario;
+      if (p.data.kernel !== undefined) merged.kernel = p.data.kernel;
       merged.seeds.push(...p.data.seeds);
       merged.runs.push(...p.data.runs);
       metrics.merge(p.data.histograms);

@@ -39,7 +39,16 @@ export function buildProgram(): Command {
     .option('--html <file.html>', 'write the static HTML report of the run (self-contained, opens offline)')
     .option('--until-ns <n>', 'stop at this virtual time', parseIntOption('--until-ns'))
     .addOption(new Option('--check <mode>', 'online checking').choices(['off', 'cheap', 'full']))
-    .option('--bug <name>', 'switch on a known-bug variant (repeatable; see `iopf list bugs`)', collect, [])
+    .option(
+      '--bug <name>',
+      'switch on a known bug or form on top of the profile (repeatable; see `iopf list bugs`, `iopf list profiles`)',
+      collect,
+      [],
+    )
+    .option(
+      '--kernel <profile>',
+      "kernel profile instead of the scenario's kernel: (reference | mainline | seed | v6.9 | v6.7; see `iopf list profiles`)",
+    )
     .option('--record-choices <file.json>', 'record every scheduling choice, for `iopf replay`')
     .option('--max-events <n>', 'stop after this many events', parseIntOption('--max-events'))
     .option('--set <path=value>', 'override a scenario field before validation, e.g. iopf.workers=1 (repeatable)', collect, [])
@@ -63,8 +72,12 @@ export function buildProgram(): Command {
     .option('--runs <n>', 'how many schedules to try', parseIntOption('--runs'), 100)
     .option('--seed <n>', 'first seed', parseIntOption('--seed'), 1)
     .addOption(new Option('--mode <mode>', 'random seeds, or depth-first over same-time choices').choices(['random', 'exhaustive']).default('random'))
-    .option('--bug <name>', 'switch on a known-bug variant (repeatable)', collect, [])
+    .option('--bug <name>', 'switch on a known bug or form on top of the profile (repeatable)', collect, [])
     .option('--set <path=value>', 'override a scenario field before validation, e.g. iopf.workers=1 (repeatable)', collect, [])
+    .option(
+      '--kernel <profile>',
+      "kernel profile instead of the scenario's kernel: (reference | mainline | seed | v6.9 | v6.7; see `iopf list profiles`)",
+    )
     .option('--json', 'print one JSON document')
     .action(exploreCommand);
 
@@ -84,6 +97,11 @@ export function buildProgram(): Command {
     .option('--shard <i/N>', 'run only shard i of N (0-based)')
     .option('--out <file.json>', 'write the shard result here')
     .option('--set <path=value>', 'override a scenario field before validation, e.g. iopf.workers=1 (repeatable)', collect, [])
+    .option('--bug <name>', 'switch on a known bug or form on top of the profile (repeatable)', collect, [])
+    .option(
+      '--kernel <profile>',
+      "kernel profile instead of the scenario's kernel: (reference | mainline | seed | v6.9 | v6.7; see `iopf list profiles`)",
+    )
     .option('--json', 'print one JSON document')
     .action(sweepCommand);
 
@@ -126,8 +144,8 @@ export function buildProgram(): Command {
 
   program
     .command('list')
-    .description('list rules, bugs or shipped scenarios')
-    .argument('<what>', 'rules | bugs | scenarios')
+    .description('list rules, bugs, kernel profiles (profiles × behaviours) or shipped scenarios')
+    .argument('<what>', 'rules | bugs | profiles | scenarios')
     .option('--json', 'print JSON')
     .action(listCommand);
 

@@ -225,7 +225,9 @@ export function fittedScenario(res: FitResult, opts: FittedScenarioOptions = {})
   const scenario: ScenarioInput = {
     name: opts.name ?? 'fitted',
     description: `Fitted by iopf fit from ${opts.source ?? 'a trace'} (${res.format}, ${res.records} records, ${ns(Math.max(0, res.endNs - res.startNs))} of trace)`,
-    kernel: 'mainline',
+    // The contract (kernel profiles, iopf list profiles): `--kernel mainline` replays the same
+    // machine on the kernel's code as read, known defects included.
+    kernel: 'reference',
     iommu: { family: 'vtd', name: safeName(iommuName), vtd: { response_pasid: 'required' } },
     iopf: { workers: res.workers },
     devices: devices.length > 0 ? devices : [{ name: 'dev0', rid: '00:00.0' }],

@@ -7,7 +7,7 @@ import { isMap, isScalar, LineCounter, parseDocument, type Document, type Node a
 import type { z } from 'zod';
 import { formatPath, type Diagnostic, type Result } from './diagnostics.js';
 import { scenarioSchema, type Scenario } from './schema.js';
-import { BUG_NAMES } from './bugs.js';
+import { SWITCH_NAMES } from './profiles.js';
 import { Errno } from '../sim/errno.js';
 import { applyOverrides, overrideFor, type Override } from './overrides.js';
 
@@ -87,7 +87,10 @@ function zodToDiagnostics(loc: Located, error: z.ZodError): Diagnostic[] {
     } else if (issue.code === 'invalid_union' && 'input' in issue) {
       message = `${message}: got ${describeInput(issue.input)}`;
     } else if (issue.code === 'invalid_value') {
-      message = `expected one of ${issue.values.map((v) => JSON.stringify(v)).join(', ')}, got ${describeInput(issue.input)}`;
+      // zod does not keep the input on the issue: read it from the document.
+      const node = nodeAt(loc, path);
+      const got = node && isScalar(node) ? describeInput(node.value) : describeInput(issue.input);
+      message = `expected one of ${issue.values.map((v) => JSON.stringify(v)).join(', ')}, got ${got}`;
     }
     out.push(locate(loc, path, message));
   }
@@ -167,7 +170,7 @@ function semanticChecks(loc: Located, s: Scenario): Diagnostic[] {
     if (a.fault !== undefined && !faults.has(a.fault)) err(['iommufd', 'attach', i, 'fault'], `unknown iommufd fault object "${a.fault}"`);
   });
   s.bugs.forEach((b, i) => {
-    if (!BUG_NAMES.includes(b)) err(['bugs', i], `unknown bug variant "${b}" (known: ${BUG_NAMES.join(', ')})`);
+    if (!SWITCH_NAMES.includes(b)) err(['bugs', i], `unknown behaviour switch "${b}" (known: ${SWITCH_NAMES.join(', ')})`);
   });
   const prq = s.iommu.vtd.prq_entries;
   if (prq !== undefined) {

@@ -4,6 +4,7 @@
  * registers, the processes and their address spaces, the traffic, the timed actions, the latency of
  * every stage and which fault sites fire. Defaults are the reference's values.
  */
+import { PROFILE_NAMES } from './profiles.js';
 import { z } from 'zod';
 
 const UNITS: Record<string, number> = { '': 1, k: 1e3, K: 1024, KiB: 1024, M: 1e6, MiB: 1 << 20, G: 1e9, GiB: 1 << 30 };
@@ -102,8 +103,9 @@ const smmuSchema = z
     evtq_entries_log2: z.number().int().min(1).max(19).default(10),
     /** pri: PCIe PRI through the PRI queue; stall: the Arm stall model. */
     mode: z.enum(['pri', 'stall']).default('pri'),
-    /** handle: report PRI faults to the core; fail: mainline Linux's policy (answer Failure). */
-    pri_policy: z.enum(['handle', 'fail']).default('handle'),
+    /** handle: report PRI faults to the core; fail: Linux's arm_smmu_handle_ppr (answer DENY).
+     * Unset: the kernel profile's (form smmuv3-pri-deny); set: a what-if over the profile. */
+    pri_policy: z.enum(['handle', 'fail']).optional(),
   })
   .prefault({});
 
@@ -389,8 +391,9 @@ const faultSitesSchema = z
 export const scenarioSchema = z.strictObject({
   name: z.string().min(1).default('unnamed'),
   description: z.string().default(''),
-  /** Kernel profile (reference §0). */
-  kernel: z.enum(['mainline', 'seed', 'v6.7']).default('mainline'),
+  /** Kernel profile (reference §0; `iopf list profiles`): `reference` is the contract the rules
+   * demand, the others are the kernels they name, bugs included. */
+  kernel: z.enum(PROFILE_NAMES).default('reference'),
   seed: nonNegInt.optional(),
   /** Virtual time to stop at (the run also stops when nothing is left to do). */
   until_ns: posInt.optional(),

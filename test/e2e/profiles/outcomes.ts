@@ -53,7 +53,7 @@ export const OUTCOMES: Record<string, Record<ProfileName, [string, string, strin
     mainline: ['1 CORE.GROUP.ONE_PASID', '0', '0'],
     seed: ['1 CORE.FLUSH.NOTHING_PENDING CORE.GROUP.ONE_PASID', '0', '0'],
     'v6.9': ['1 CORE.GROUP.ONE_PASID', '0', '0'],
-    'v6.7': ['1 CORE.GROUP.ONE_PASID', '0', '0'],
+    'v6.7': ['0', '0', '1 CORE.GROUP.ONE_PASID'],
   },
   'flush-pasid-reuse': {
     reference: same('0'),

@@ -23,6 +23,8 @@ import {
 } from '../api.js';
 import { BUGS as BUG_TABLE } from '../scenario/bugs.js';
 import { FORMS, PROFILES, PROFILE_NAMES, SWITCH_NAMES, profilesWith, type ProfileName } from '../scenario/profiles.js';
+import { LAYOUTS, layoutByName } from '../iommu/layouts.js';
+import { formatLayout, layoutDoc } from '../layout/table.js';
 import { jsonlFileWriter } from '../trace/jsonl.js';
 import { FtraceWriter } from '../trace/ftrace-writer.js';
 import { PerfettoWriter } from '../trace/perfetto.js';
@@ -252,8 +254,9 @@ export function schemaCommand(): void {
   printJson(z.toJSONSchema(scenarioSchema, { io: 'input', unrepresentable: 'any' }));
 }
 
-export function listCommand(what: string, o: { json?: boolean }): void {
+export function listCommand(what: string, name: string | undefined, o: { json?: boolean }): void {
   wrap(() => {
+    if (name !== undefined && what !== 'layouts') throw new UsageError(`list ${what}: takes no NAME (got "${name}")`);
     switch (what) {
       case 'rules':
         if (o.json === true) printJson(RULES);
@@ -271,8 +274,17 @@ export function listCommand(what: string, o: { json?: boolean }): void {
         if (o.json === true) printJson(shippedScenarios());
         else for (const s of shippedScenarios()) process.stdout.write(`${s}\n`);
         break;
+      case 'layouts': {
+        const chosen = name === undefined ? LAYOUTS : [layoutByName(name)];
+        if (chosen[0] === undefined) throw new UsageError(`list layouts: no layout "${name}" (one of: ${LAYOUTS.map((l) => l.id).join(', ')})`);
+        const ls = chosen as typeof LAYOUTS;
+        if (o.json === true) printJson(name === undefined ? ls.map(layoutDoc) : layoutDoc(ls[0]!));
+        else if (name === undefined) for (const l of ls) process.stdout.write(`${l.id.padEnd(28)} ${String(l.size).padStart(2)} bytes  ${l.name}\n`);
+        else process.stdout.write(formatLayout(ls[0]!));
+        break;
+      }
       default:
-        throw new UsageError(`list: expected rules, bugs, profiles or scenarios, got "${what}"`);
+        throw new UsageError(`list: expected rules, bugs, profiles, scenarios or layouts, got "${what}"`);
     }
   });
 }

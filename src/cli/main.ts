@@ -144,8 +144,9 @@ export function buildProgram(): Command {
 
   program
     .command('list')
-    .description('list rules, bugs, kernel profiles (profiles × behaviours) or shipped scenarios')
-    .argument('<what>', 'rules | bugs | profiles | scenarios')
+    .description('list rules, bugs, kernel profiles (profiles × behaviours), shipped scenarios, or hardware record layouts (with NAME: its bit table)')
+    .argument('<what>', 'rules | bugs | profiles | scenarios | layouts')
+    .argument('[name]', 'layouts only: a layout id (vtd.page_request) or spec name (CMD_PRI_RESP)')
     .option('--json', 'print JSON')
     .action(listCommand);
 

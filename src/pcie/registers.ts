@@ -8,7 +8,7 @@
  * `PCI_PRI_*`). The device model (src/pcie) owns the behaviour behind the bits (credits, groups,
  * Stopped); this module owns only the register images.
  */
-import { assertField } from '../iommu/bits.js';
+import { assertField } from '../layout/layout.js';
 
 /** Extended capability IDs. */
 export const PcieExtCapId = {

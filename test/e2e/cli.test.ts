@@ -188,6 +188,24 @@ describe('other commands', () => {
     );
   });
 
+  it('CLI.LIST_LAYOUTS: list layouts names every record; with NAME it prints its bit table (text or JSON); unknown names exit 2', () => {
+    const all = iopf('list', 'layouts');
+    expect(all.code).toBe(0);
+    expect(all.out).toMatch(/^vtd\.page_request +32 bytes +Page Request Descriptor$/m);
+    expect(all.out.trim().split('\n')).toHaveLength(10);
+    const one = iopf('list', 'layouts', 'smmuv3.cmd_pri_resp');
+    expect(one.code).toBe(0);
+    expect(one.out).toMatch(/^ {2}77:76 +QW1\[13:12\] +Resp +resp +0h Response Failure, 1h Invalid Request, 2h Success/m);
+    expect(one.out).toMatch(/^ {2}7:0 +QW0\[7:0\] +Opcode += 41h/m);
+    const json = JSON.parse(iopf('list', 'layouts', 'CMD_PRI_RESP', '--json').out) as { id: string; fields: { name: string; bits: { hi: number; lo: number }[] }[] };
+    expect(json.id).toBe('smmuv3.cmd_pri_resp');
+    expect(json.fields.find((f) => f.name === 'StreamID')!.bits).toEqual([{ hi: 63, lo: 32, at: 0 }]);
+    const bad = iopf('list', 'layouts', 'vtd.nope');
+    expect(bad.code).toBe(2);
+    expect(bad.err).toContain('no layout "vtd.nope"');
+    expect(iopf('list', 'rules', 'extra').code).toBe(2);
+  });
+
   it('check agrees with run on a clean trace (exit 0), and a broken trace exits 2 with a line number', () => {
     const trace = join(tmp, 'clean.jsonl');
     expect(iopf('run', '--seed', '2', '--trace', trace).code).toBe(0);

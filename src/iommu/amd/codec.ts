@@ -3,23 +3,12 @@
  * the IOMMU writes (16 bytes) and the COMPLETE_PPR_REQUEST command (opcode 07h, 16 bytes) software
  * answers with.
  *
- * Layouts were checked against Linux drivers/iommu/amd/amd_iommu_types.h (`PPR_DEVID`,
- * `PPR_PASID1/2`, `PPR_TAG`, `PPR_FLAGS`, `PPR_REQ_TYPE`, `PPR_FLAG_*`, `CMD_COMPLETE_PPR`,
- * `PPR_STATUS_SHIFT/MASK`) and drivers/iommu/amd/iommu.c (`build_complete_ppr`, `CMD_SET_TYPE`).
+ * Each record is a table (layout/layout.ts), checked against Linux drivers/iommu/amd/amd_iommu_types.h
+ * (`PPR_DEVID`, `PPR_PASID1/2`, `PPR_TAG`, `PPR_FLAGS`, `PPR_REQ_TYPE`, `PPR_FLAG_*`,
+ * `CMD_COMPLETE_PPR`, `PPR_STATUS_SHIFT/MASK`) and drivers/iommu/amd/iommu.c (`build_complete_ppr`,
+ * `CMD_SET_TYPE`).
  */
-import {
-  assertField,
-  assertSpan,
-  assertU53,
-  flagBit,
-  getBit,
-  getBits,
-  hiOf,
-  loOf,
-  readU32,
-  u64ToNumber,
-  writeU32,
-} from '../bits.js';
+import { anyLayout, compile, decodeInto, dw, encode, encodeInto, peek, qw, type AnyLayout, type Layout } from '../../layout/layout.js';
 
 export const AMD_PPR_ENTRY_SIZE = 16;
 export const AMD_CMD_SIZE = 16;
@@ -59,10 +48,7 @@ export const AmdPprStatus = {
 // PPR log entry
 // ---------------------------------------------------------------------------------------------
 
-/**
- * PPR log entry. DW0: device ID 15:0, PASID[15:0] at 31:16, tag 41:32 (tag bit 9 = last in group,
- * tag bits 8:0 = PRG index), PASID[19:16] at 45:42, flags 59:48, type 63:60. DW1: the address.
- */
+/** PPR log entry (`PPR_*` of amd_iommu_types.h). */
 export interface AmdPprLogEntry {
   deviceId: number;
   /** 20-bit PASID assembled from its two pieces. */
@@ -79,6 +65,40 @@ export interface AmdPprLogEntry {
   address: number;
 }
 
+export const PPR_LOG_ENTRY_LAYOUT: Layout<AmdPprLogEntry> = compile<AmdPprLogEntry>({
+  id: 'amd.ppr_log_entry',
+  name: 'PPR Log Entry',
+  what: 'a PPR log entry',
+  size: AMD_PPR_ENTRY_SIZE,
+  unit: 'QW',
+  source: 'AMD IOMMU spec 2.5 (PPR log); Linux PPR_* (amd_iommu_types.h); hardware ref §4',
+  fields: [
+    { name: 'DeviceID', bits: qw(0, 15, 0), key: 'deviceId', doc: 'PPR_DEVID' },
+    // PPR_PASID(x) = PPR_PASID2(x) << 16 | PPR_PASID1(x): the PASID is split in two.
+    {
+      name: 'PASID',
+      bits: [
+        { hi: 31, lo: 16 },
+        { hi: 45, lo: 42 },
+      ],
+      key: 'pasid',
+      doc: 'PASID[15:0] at 31:16 (PPR_PASID1), PASID[19:16] at 45:42 (PPR_PASID2)',
+    },
+    // The 10-bit tag (PPR_TAG): bits 8:0 the PRG index, bit 9 last-in-group.
+    { name: 'Tag[8:0]', bits: qw(0, 40, 32), key: 'prgIndex', doc: 'PRG index (PPR_TAG bits 8:0)' },
+    { name: 'Tag[9]', bits: qw(0, 41), key: 'last', flag: true, doc: 'last request of the group (PPR_TAG bit 9)' },
+    {
+      name: 'Flags',
+      bits: qw(0, 59, 48),
+      key: 'flags',
+      values: { 0x002: 'Exec', 0x004: 'Read', 0x020: 'Write', 0x040: 'User', 0x080: 'reserved bit set', 0x100: 'GN (GVA and PASID valid)' },
+      doc: 'PPR_FLAGS; bits as listed, ORed',
+    },
+    { name: 'Type', bits: qw(0, 63, 60), key: 'type', values: { 0: 'not written yet', 1: 'page service request (PPR_REQ_FAULT)' } },
+    { name: 'Address', bits: qw(1, 63, 0), key: 'address', doc: 'faulting address (Linux masks bits 11:0)' },
+  ],
+});
+
 export function emptyPprLogEntry(): AmdPprLogEntry {
   return { deviceId: 0, pasid: 0, prgIndex: 0, last: false, flags: 0, type: 0, address: 0 };
 }
@@ -89,46 +109,16 @@ export function pprTag(rec: Pick<AmdPprLogEntry, 'prgIndex' | 'last'>): number {
 }
 
 export function encodePprLogEntryInto(rec: AmdPprLogEntry, bytes: Uint8Array, off = 0): void {
-  assertField('deviceId', rec.deviceId, 16);
-  assertField('pasid', rec.pasid, 20);
-  assertField('prgIndex', rec.prgIndex, 9);
-  assertField('flags', rec.flags, 12);
-  assertField('type', rec.type, 4);
-  assertU53('address', rec.address);
-  assertSpan(bytes, off, AMD_PPR_ENTRY_SIZE);
-  const lo = (rec.deviceId | ((rec.pasid & 0xffff) << 16)) >>> 0;
-  const hi =
-    (rec.prgIndex |
-      flagBit(rec.last, 41 - 32) |
-      ((rec.pasid >>> 16) << (42 - 32)) |
-      (rec.flags << (48 - 32)) |
-      (rec.type << (60 - 32))) >>>
-    0;
-  writeU32(bytes, off, lo);
-  writeU32(bytes, off + 4, hi);
-  writeU32(bytes, off + 8, loOf(rec.address));
-  writeU32(bytes, off + 12, hiOf(rec.address));
+  encodeInto(PPR_LOG_ENTRY_LAYOUT, rec, bytes, off);
 }
 
 export function encodePprLogEntry(rec: AmdPprLogEntry): Uint8Array {
-  const bytes = new Uint8Array(AMD_PPR_ENTRY_SIZE);
-  encodePprLogEntryInto(rec, bytes, 0);
-  return bytes;
+  return encode(PPR_LOG_ENTRY_LAYOUT, rec);
 }
 
 /** Decode a PPR log entry at `off` into `out`. Any type is accepted: the driver glue decides. */
 export function decodePprLogEntryInto(bytes: Uint8Array, off: number, out: AmdPprLogEntry): AmdPprLogEntry {
-  assertSpan(bytes, off, AMD_PPR_ENTRY_SIZE);
-  const lo = readU32(bytes, off);
-  const hi = readU32(bytes, off + 4);
-  out.deviceId = getBits(lo, 0, 16);
-  out.pasid = (getBits(hi, 42 - 32, 4) << 16) | getBits(lo, 16, 16);
-  out.prgIndex = getBits(hi, 0, 9);
-  out.last = getBit(hi, 41 - 32);
-  out.flags = getBits(hi, 48 - 32, 12);
-  out.type = getBits(hi, 60 - 32, 4);
-  out.address = u64ToNumber('address', readU32(bytes, off + 8), readU32(bytes, off + 12));
-  return out;
+  return decodeInto(PPR_LOG_ENTRY_LAYOUT, bytes, off, out);
 }
 
 export function decodePprLogEntry(bytes: Uint8Array, offset = 0): AmdPprLogEntry {
@@ -140,9 +130,8 @@ export function decodePprLogEntry(bytes: Uint8Array, offset = 0): AmdPprLogEntry
 // ---------------------------------------------------------------------------------------------
 
 /**
- * COMPLETE_PPR_REQUEST, four little-endian dwords: dword0 device ID 15:0; dword1 PASID 19:0 and
- * opcode 31:28; dword2 GN b2 (PASID valid); dword3 PRG index 8:0 and status 15:12. Linux fills the
- * PASID and GN only when the device requires a PASID on responses (`dev_data->pri_tlp`).
+ * COMPLETE_PPR_REQUEST, four little-endian dwords (`build_complete_ppr`). Linux fills the PASID and
+ * GN only when the device requires a PASID on responses (`dev_data->pri_tlp`).
  */
 export interface AmdCompletePprCmd {
   deviceId: number;
@@ -153,51 +142,47 @@ export interface AmdCompletePprCmd {
   status: number;
 }
 
+export const COMPLETE_PPR_LAYOUT: Layout<AmdCompletePprCmd> = compile<AmdCompletePprCmd>({
+  id: 'amd.complete_ppr_request',
+  name: 'COMPLETE_PPR_REQUEST',
+  what: 'COMPLETE_PPR_REQUEST',
+  size: AMD_CMD_SIZE,
+  unit: 'DW',
+  source: 'AMD IOMMU spec 2.4.8 (COMPLETE_PPR_REQUEST); Linux build_complete_ppr (amd/iommu.c); hardware ref §4',
+  fields: [
+    { name: 'DeviceID', bits: dw(0, 15, 0), key: 'deviceId', doc: 'data[0]' },
+    { name: 'PASID', bits: dw(1, 19, 0), key: 'pasid', doc: 'data[1], only with GN' },
+    { name: 'Opcode', bits: dw(1, 31, 28), value: AMD_CMD_COMPLETE_PPR, doc: 'CMD_COMPLETE_PPR (07h), CMD_SET_TYPE' },
+    { name: 'GN', bits: dw(2, 2), key: 'gn', flag: true, doc: 'PASID valid (CMD_INV_IOMMU_PAGES_GN_MASK)' },
+    { name: 'PRG Index', bits: dw(3, 8, 0), key: 'prgIndex', doc: 'tag & 0x1ff' },
+    { name: 'Status', bits: dw(3, 15, 12), key: 'status', values: { 0x0: 'Success', 0x1: 'Invalid Request', 0xf: 'Response Failure' }, doc: 'PPR_STATUS_SHIFT/MASK; raw 4-bit code' },
+  ],
+});
+
 export function emptyCompletePprCmd(): AmdCompletePprCmd {
   return { deviceId: 0, pasid: 0, gn: false, prgIndex: 0, status: 0 };
 }
 
 export function encodeCompletePprCmdInto(rec: AmdCompletePprCmd, bytes: Uint8Array, off = 0): void {
-  assertField('deviceId', rec.deviceId, 16);
-  assertField('pasid', rec.pasid, 20);
-  assertField('prgIndex', rec.prgIndex, 9);
-  assertField('status', rec.status, 4);
-  assertSpan(bytes, off, AMD_CMD_SIZE);
-  writeU32(bytes, off, rec.deviceId);
-  writeU32(bytes, off + 4, (rec.pasid | (AMD_CMD_COMPLETE_PPR << 28)) >>> 0);
-  writeU32(bytes, off + 8, flagBit(rec.gn, 2));
-  writeU32(bytes, off + 12, (rec.prgIndex | (rec.status << 12)) >>> 0);
+  encodeInto(COMPLETE_PPR_LAYOUT, rec, bytes, off);
 }
 
 export function encodeCompletePprCmd(rec: AmdCompletePprCmd): Uint8Array {
-  const bytes = new Uint8Array(AMD_CMD_SIZE);
-  encodeCompletePprCmdInto(rec, bytes, 0);
-  return bytes;
+  return encode(COMPLETE_PPR_LAYOUT, rec);
 }
 
 /** Opcode of the AMD command at `off` (bits 31:28 of dword1). */
 export function amdCmdOpcode(bytes: Uint8Array, off = 0): number {
-  assertSpan(bytes, off, AMD_CMD_SIZE);
-  return readU32(bytes, off + 4) >>> 28;
+  return peek(COMPLETE_PPR_LAYOUT, 'Opcode', bytes, off);
 }
 
-export function decodeCompletePprCmdInto(
-  bytes: Uint8Array,
-  off: number,
-  out: AmdCompletePprCmd,
-): AmdCompletePprCmd {
-  const op = amdCmdOpcode(bytes, off);
-  if (op !== AMD_CMD_COMPLETE_PPR)
-    throw new RangeError(`not COMPLETE_PPR_REQUEST: opcode 0x${op.toString(16)}`);
-  out.deviceId = getBits(readU32(bytes, off), 0, 16);
-  out.pasid = getBits(readU32(bytes, off + 4), 0, 20);
-  out.gn = getBit(readU32(bytes, off + 8), 2);
-  const dw3 = readU32(bytes, off + 12);
-  out.prgIndex = getBits(dw3, 0, 9);
-  out.status = getBits(dw3, 12, 4);
-  return out;
+export function decodeCompletePprCmdInto(bytes: Uint8Array, off: number, out: AmdCompletePprCmd): AmdCompletePprCmd {
+  return decodeInto(COMPLETE_PPR_LAYOUT, bytes, off, out);
 }
 
 export function decodeCompletePprCmd(bytes: Uint8Array, offset = 0): AmdCompletePprCmd {
   return decodeCompletePprCmdInto(bytes, offset, emptyCompletePprCmd());
 }
+
+/** The AMD-Vi records, for `iopf list layouts`. */
+export const AMD_LAYOUTS: readonly AnyLayout[] = [anyLayout(PPR_LOG_ENTRY_LAYOUT), anyLayout(COMPLETE_PPR_LAYOUT)];

@@ -6,26 +6,12 @@
  * - event record (32 bytes) of a stalled fault, CMD_RESUME (44h) and CMD_STALL_TERM (45h) — the
  *   stall path.
  *
- * Field positions were checked against Linux drivers/iommu/arm/arm-smmu-v3/arm-smmu-v3.h
- * (`PRIQ_*`, `CMDQ_PRI_*`, `CMDQ_RESUME_*`, `EVTQ_*`, `EVT_ID_*`) and the SMMUv3 specification
- * text of CMD_PRI_RESP / CMD_RESUME. Commands are 16 bytes: two little-endian dwords (64-bit).
+ * Each record is a table (layout/layout.ts); field positions were checked against Linux
+ * drivers/iommu/arm/arm-smmu-v3/arm-smmu-v3.h (`PRIQ_*`, `CMDQ_PRI_*`, `CMDQ_RESUME_*`, `EVTQ_*`,
+ * `EVT_ID_*`) and the SMMUv3 specification text of CMD_PRI_RESP / CMD_RESUME. Commands are 16
+ * bytes: two little-endian 64-bit words, which the SMMUv3 spec (and these tables) call DW0, DW1.
  */
-import {
-  assertField,
-  assertSpan,
-  assertU53,
-  flagBit,
-  getBit,
-  getBits,
-  hiOf,
-  loOf,
-  pageNumFrom,
-  pageNumHi,
-  pageNumLo,
-  readU32,
-  u64ToNumber,
-  writeU32,
-} from '../bits.js';
+import { anyLayout, compile, decodeInto, encode, encodeInto, peek, qw, type AnyLayout, type Layout } from '../../layout/layout.js';
 
 export const SMMU_PRIQ_ENT_SIZE = 16;
 export const SMMU_CMD_SIZE = 16;
@@ -67,25 +53,11 @@ export const SmmuEventId = {
   PERMISSION_FAULT: 0x13,
 } as const;
 
-/** Opcode of the command at `off` (DW0 7:0). */
-export function smmuCmdOpcode(bytes: Uint8Array, off = 0): number {
-  assertSpan(bytes, off, SMMU_CMD_SIZE);
-  return bytes[off]!;
-}
-
-function expectOpcode(bytes: Uint8Array, off: number, op: number, name: string): void {
-  const got = bytes[off]!;
-  if (got !== op) throw new RangeError(`not ${name}: opcode 0x${got.toString(16)}`);
-}
-
 // ---------------------------------------------------------------------------------------------
 // PRI queue entry
 // ---------------------------------------------------------------------------------------------
 
-/**
- * PRI queue entry. DW0: StreamID 31:0, SubstreamID 51:32, Priv b58, Exec b59, Read b60, Write b61,
- * Last b62, SSV b63. DW1: PRG index 8:0, page address 63:12.
- */
+/** PRI queue entry (`PRIQ_0_*`, `PRIQ_1_*`). */
 export interface SmmuPriqEntry {
   /** StreamID, 32 bits (= PCIe requester ID in bits 15:0). */
   sid: number;
@@ -101,6 +73,27 @@ export interface SmmuPriqEntry {
   /** Page number: address bits 63:12. */
   pageNum: number;
 }
+
+export const PRIQ_ENTRY_LAYOUT: Layout<SmmuPriqEntry> = compile<SmmuPriqEntry>({
+  id: 'smmuv3.priq_entry',
+  name: 'PRI queue record',
+  what: 'a PRI queue record',
+  size: SMMU_PRIQ_ENT_SIZE,
+  unit: 'QW',
+  source: 'SMMUv3 ch. 8 (PRI queue); Linux PRIQ_0_* / PRIQ_1_* (arm-smmu-v3.h); hardware ref §3.1',
+  fields: [
+    { name: 'StreamID', bits: qw(0, 31, 0), key: 'sid', doc: 'PCIe requester ID in 15:0' },
+    { name: 'SubstreamID', bits: qw(0, 51, 32), key: 'ssid', doc: 'PASID, when SSV' },
+    { name: 'Priv', bits: qw(0, 58), key: 'priv', flag: true, doc: 'PRIQ_0_PERM_PRIV' },
+    { name: 'Exec', bits: qw(0, 59), key: 'exec', flag: true, doc: 'PRIQ_0_PERM_EXEC' },
+    { name: 'Read', bits: qw(0, 60), key: 'read', flag: true, doc: 'PRIQ_0_PERM_READ' },
+    { name: 'Write', bits: qw(0, 61), key: 'write', flag: true, doc: 'PRIQ_0_PERM_WRITE' },
+    { name: 'Last', bits: qw(0, 62), key: 'last', flag: true, doc: 'PRIQ_0_PRG_LAST' },
+    { name: 'SSV', bits: qw(0, 63), key: 'ssv', flag: true, doc: 'PRIQ_0_SSID_V: SubstreamID valid' },
+    { name: 'PRG index', bits: qw(1, 8, 0), key: 'prgIndex', doc: 'PRIQ_1_PRG_IDX' },
+    { name: 'Page address', bits: qw(1, 63, 12), key: 'pageNum', doc: 'PRIQ_1_ADDR_MASK: address bits 63:12' },
+  ],
+});
 
 export function emptyPriqEntry(): SmmuPriqEntry {
   return {
@@ -118,47 +111,15 @@ export function emptyPriqEntry(): SmmuPriqEntry {
 }
 
 export function encodePriqEntryInto(rec: SmmuPriqEntry, bytes: Uint8Array, off = 0): void {
-  assertField('sid', rec.sid, 32);
-  assertField('ssid', rec.ssid, 20);
-  assertField('prgIndex', rec.prgIndex, 9);
-  assertField('pageNum', rec.pageNum, 52);
-  assertSpan(bytes, off, SMMU_PRIQ_ENT_SIZE);
-  const dw0hi =
-    (rec.ssid |
-      flagBit(rec.priv, 58 - 32) |
-      flagBit(rec.exec, 59 - 32) |
-      flagBit(rec.read, 60 - 32) |
-      flagBit(rec.write, 61 - 32) |
-      flagBit(rec.last, 62 - 32) |
-      flagBit(rec.ssv, 63 - 32)) >>>
-    0;
-  writeU32(bytes, off, rec.sid);
-  writeU32(bytes, off + 4, dw0hi);
-  writeU32(bytes, off + 8, (rec.prgIndex | pageNumLo(rec.pageNum)) >>> 0);
-  writeU32(bytes, off + 12, pageNumHi(rec.pageNum));
+  encodeInto(PRIQ_ENTRY_LAYOUT, rec, bytes, off);
 }
 
 export function encodePriqEntry(rec: SmmuPriqEntry): Uint8Array {
-  const bytes = new Uint8Array(SMMU_PRIQ_ENT_SIZE);
-  encodePriqEntryInto(rec, bytes, 0);
-  return bytes;
+  return encode(PRIQ_ENTRY_LAYOUT, rec);
 }
 
 export function decodePriqEntryInto(bytes: Uint8Array, off: number, out: SmmuPriqEntry): SmmuPriqEntry {
-  assertSpan(bytes, off, SMMU_PRIQ_ENT_SIZE);
-  const dw0hi = readU32(bytes, off + 4);
-  const dw1lo = readU32(bytes, off + 8);
-  out.sid = readU32(bytes, off);
-  out.ssid = getBits(dw0hi, 0, 20);
-  out.priv = getBit(dw0hi, 58 - 32);
-  out.exec = getBit(dw0hi, 59 - 32);
-  out.read = getBit(dw0hi, 60 - 32);
-  out.write = getBit(dw0hi, 61 - 32);
-  out.last = getBit(dw0hi, 62 - 32);
-  out.ssv = getBit(dw0hi, 63 - 32);
-  out.prgIndex = getBits(dw1lo, 0, 9);
-  out.pageNum = pageNumFrom(dw1lo, readU32(bytes, off + 12));
-  return out;
+  return decodeInto(PRIQ_ENTRY_LAYOUT, bytes, off, out);
 }
 
 export function decodePriqEntry(bytes: Uint8Array, offset = 0): SmmuPriqEntry {
@@ -169,7 +130,7 @@ export function decodePriqEntry(bytes: Uint8Array, offset = 0): SmmuPriqEntry {
 // CMD_PRI_RESP
 // ---------------------------------------------------------------------------------------------
 
-/** CMD_PRI_RESP. DW0: opcode 7:0, SSV b11, SubstreamID 31:12, StreamID 63:32. DW1: PRG index 8:0, Resp 13:12. */
+/** CMD_PRI_RESP (`CMDQ_PRI_*`). */
 export interface SmmuPriRespCmd {
   ssv: boolean;
   ssid: number;
@@ -179,22 +140,31 @@ export interface SmmuPriRespCmd {
   resp: number;
 }
 
+export const PRI_RESP_LAYOUT: Layout<SmmuPriRespCmd> = compile<SmmuPriRespCmd>({
+  id: 'smmuv3.cmd_pri_resp',
+  name: 'CMD_PRI_RESP',
+  what: 'CMD_PRI_RESP',
+  size: SMMU_CMD_SIZE,
+  unit: 'QW',
+  source: 'SMMUv3 §4.5.2; Linux CMDQ_PRI_* (arm-smmu-v3.h); hardware ref §3.1',
+  fields: [
+    { name: 'Opcode', bits: qw(0, 7, 0), value: SmmuOpcode.PRI_RESP, doc: 'CMD_PRI_RESP (41h)' },
+    { name: 'SSV', bits: qw(0, 11), key: 'ssv', flag: true, doc: 'CMDQ_0_SSV' },
+    { name: 'SubstreamID', bits: qw(0, 31, 12), key: 'ssid', doc: 'CMDQ_PRI_0_SSID' },
+    { name: 'StreamID', bits: qw(0, 63, 32), key: 'sid', doc: 'CMDQ_PRI_0_SID' },
+    { name: 'PRGI', bits: qw(1, 8, 0), key: 'prgIndex', doc: 'CMDQ_PRI_1_GRPID' },
+    { name: 'Resp', bits: qw(1, 13, 12), key: 'resp', values: { 0: 'Response Failure', 1: 'Invalid Request', 2: 'Success', 3: 'reserved (ILLEGAL)' } },
+  ],
+});
+
 export function emptyPriRespCmd(): SmmuPriRespCmd {
   return { ssv: false, ssid: 0, sid: 0, prgIndex: 0, resp: 0 };
 }
 
 export function encodePriRespCmdInto(rec: SmmuPriRespCmd, bytes: Uint8Array, off = 0): void {
-  assertField('ssid', rec.ssid, 20);
-  assertField('sid', rec.sid, 32);
-  assertField('prgIndex', rec.prgIndex, 9);
-  if (!Number.isInteger(rec.resp) || rec.resp < 0 || rec.resp > 2) {
-    throw new RangeError(`resp=${rec.resp}: CMD_PRI_RESP codes are 0..2 (3 is ILLEGAL)`);
-  }
-  assertSpan(bytes, off, SMMU_CMD_SIZE);
-  writeU32(bytes, off, (SmmuOpcode.PRI_RESP | flagBit(rec.ssv, 11) | (rec.ssid << 12)) >>> 0);
-  writeU32(bytes, off + 4, rec.sid);
-  writeU32(bytes, off + 8, (rec.prgIndex | (rec.resp << 12)) >>> 0);
-  writeU32(bytes, off + 12, 0);
+  // Resp 3 is reserved: the SMMU would reject the command as CERROR_ILL.
+  if (!Number.isInteger(rec.resp) || rec.resp < 0 || rec.resp > 2) throw new RangeError(`resp=${rec.resp}: CMD_PRI_RESP codes are 0..2 (3 is ILLEGAL)`);
+  encodeInto(PRI_RESP_LAYOUT, rec, bytes, off);
 }
 
 export function encodePriRespCmd(rec: SmmuPriRespCmd): Uint8Array {
@@ -204,31 +174,23 @@ export function encodePriRespCmd(rec: SmmuPriRespCmd): Uint8Array {
 }
 
 export function decodePriRespCmdInto(bytes: Uint8Array, off: number, out: SmmuPriRespCmd): SmmuPriRespCmd {
-  assertSpan(bytes, off, SMMU_CMD_SIZE);
-  expectOpcode(bytes, off, SmmuOpcode.PRI_RESP, 'CMD_PRI_RESP');
-  const dw0lo = readU32(bytes, off);
-  const dw1lo = readU32(bytes, off + 8);
-  out.ssv = getBit(dw0lo, 11);
-  out.ssid = getBits(dw0lo, 12, 20);
-  out.sid = readU32(bytes, off + 4);
-  out.prgIndex = getBits(dw1lo, 0, 9);
-  out.resp = getBits(dw1lo, 12, 2);
-  return out;
+  return decodeInto(PRI_RESP_LAYOUT, bytes, off, out);
 }
 
 export function decodePriRespCmd(bytes: Uint8Array, offset = 0): SmmuPriRespCmd {
   return decodePriRespCmdInto(bytes, offset, emptyPriRespCmd());
 }
 
+/** Opcode of the command at `off` (DW0 7:0, the same place in every command). */
+export function smmuCmdOpcode(bytes: Uint8Array, off = 0): number {
+  return peek(PRI_RESP_LAYOUT, 'Opcode', bytes, off);
+}
+
 // ---------------------------------------------------------------------------------------------
 // Event record (stall model)
 // ---------------------------------------------------------------------------------------------
 
-/**
- * Event record of a translation-class fault. DW0: event ID 7:0, SSV b11, SubstreamID 31:12,
- * StreamID 63:32. DW1: STAG 15:0, Stall b31, PnU b33, InD b34, RnW b35, S2 b39, Class 41:40.
- * DW2: input address 63:0. DW3: fetch IPA 51:12.
- */
+/** Event record of a translation-class fault (`EVTQ_*`). */
 export interface SmmuEventRecord {
   eventId: number;
   ssv: boolean;
@@ -253,6 +215,35 @@ export interface SmmuEventRecord {
   ipaPageNum: number;
 }
 
+export const EVENT_RECORD_LAYOUT: Layout<SmmuEventRecord> = compile<SmmuEventRecord>({
+  id: 'smmuv3.event_record',
+  name: 'Event record',
+  what: 'an event record',
+  size: SMMU_EVT_SIZE,
+  unit: 'QW',
+  source: 'SMMUv3 §7.3; Linux EVTQ_* / EVT_ID_* (arm-smmu-v3.h); hardware ref §3.2',
+  fields: [
+    {
+      name: 'Event ID',
+      bits: qw(0, 7, 0),
+      key: 'eventId',
+      values: { 0x10: 'F_TRANSLATION', 0x11: 'F_ADDR_SIZE', 0x12: 'F_ACCESS', 0x13: 'F_PERMISSION' },
+    },
+    { name: 'SSV', bits: qw(0, 11), key: 'ssv', flag: true, doc: 'EVTQ_0_SSV' },
+    { name: 'SubstreamID', bits: qw(0, 31, 12), key: 'ssid', doc: 'EVTQ_0_SSID' },
+    { name: 'StreamID', bits: qw(0, 63, 32), key: 'sid', doc: 'EVTQ_0_SID' },
+    { name: 'STAG', bits: qw(1, 15, 0), key: 'stag', doc: 'EVTQ_1_STAG: names the stalled transaction in CMD_RESUME' },
+    { name: 'Stall', bits: qw(1, 31), key: 'stall', flag: true, doc: 'EVTQ_1_STALL' },
+    { name: 'PnU', bits: qw(1, 33), key: 'pnu', flag: true, doc: 'privileged (1) / unprivileged (0)' },
+    { name: 'InD', bits: qw(1, 34), key: 'ind', flag: true, doc: 'instruction (1) / data (0)' },
+    { name: 'RnW', bits: qw(1, 35), key: 'rnw', flag: true, doc: 'read (1) / write (0)' },
+    { name: 'S2', bits: qw(1, 39), key: 's2', flag: true, doc: 'fault at stage 2' },
+    { name: 'Class', bits: qw(1, 41, 40), key: 'cls', values: { 0: 'CD fetch', 1: 'translation table walk', 2: 'input address' } },
+    { name: 'InputAddr', bits: qw(2, 63, 0), key: 'inputAddr', doc: 'EVTQ_2_ADDR' },
+    { name: 'Fetch IPA', bits: qw(3, 51, 12), key: 'ipaPageNum', doc: 'EVTQ_3_IPA: page number' },
+  ],
+});
+
 export function emptyEventRecord(): SmmuEventRecord {
   return {
     eventId: 0,
@@ -272,59 +263,15 @@ export function emptyEventRecord(): SmmuEventRecord {
 }
 
 export function encodeEventRecordInto(rec: SmmuEventRecord, bytes: Uint8Array, off = 0): void {
-  assertField('eventId', rec.eventId, 8);
-  assertField('ssid', rec.ssid, 20);
-  assertField('sid', rec.sid, 32);
-  assertField('stag', rec.stag, 16);
-  assertField('cls', rec.cls, 2);
-  assertU53('inputAddr', rec.inputAddr);
-  assertField('ipaPageNum', rec.ipaPageNum, 40);
-  assertSpan(bytes, off, SMMU_EVT_SIZE);
-  writeU32(bytes, off, (rec.eventId | flagBit(rec.ssv, 11) | (rec.ssid << 12)) >>> 0);
-  writeU32(bytes, off + 4, rec.sid);
-  writeU32(bytes, off + 8, (rec.stag | flagBit(rec.stall, 31)) >>> 0);
-  writeU32(
-    bytes,
-    off + 12,
-    (flagBit(rec.pnu, 33 - 32) |
-      flagBit(rec.ind, 34 - 32) |
-      flagBit(rec.rnw, 35 - 32) |
-      flagBit(rec.s2, 39 - 32) |
-      (rec.cls << (40 - 32))) >>>
-      0,
-  );
-  writeU32(bytes, off + 16, loOf(rec.inputAddr));
-  writeU32(bytes, off + 20, hiOf(rec.inputAddr));
-  writeU32(bytes, off + 24, pageNumLo(rec.ipaPageNum));
-  writeU32(bytes, off + 28, pageNumHi(rec.ipaPageNum));
+  encodeInto(EVENT_RECORD_LAYOUT, rec, bytes, off);
 }
 
 export function encodeEventRecord(rec: SmmuEventRecord): Uint8Array {
-  const bytes = new Uint8Array(SMMU_EVT_SIZE);
-  encodeEventRecordInto(rec, bytes, 0);
-  return bytes;
+  return encode(EVENT_RECORD_LAYOUT, rec);
 }
 
 export function decodeEventRecordInto(bytes: Uint8Array, off: number, out: SmmuEventRecord): SmmuEventRecord {
-  assertSpan(bytes, off, SMMU_EVT_SIZE);
-  const dw0lo = readU32(bytes, off);
-  const dw1lo = readU32(bytes, off + 8);
-  const dw1hi = readU32(bytes, off + 12);
-  out.eventId = dw0lo & 0xff;
-  out.ssv = getBit(dw0lo, 11);
-  out.ssid = getBits(dw0lo, 12, 20);
-  out.sid = readU32(bytes, off + 4);
-  out.stag = getBits(dw1lo, 0, 16);
-  out.stall = getBit(dw1lo, 31);
-  out.pnu = getBit(dw1hi, 33 - 32);
-  out.ind = getBit(dw1hi, 34 - 32);
-  out.rnw = getBit(dw1hi, 35 - 32);
-  out.s2 = getBit(dw1hi, 39 - 32);
-  out.cls = getBits(dw1hi, 40 - 32, 2);
-  out.inputAddr = u64ToNumber('inputAddr', readU32(bytes, off + 16), readU32(bytes, off + 20));
-  // DW3 51:12 only: bits 63:52 are not part of the IPA.
-  out.ipaPageNum = pageNumFrom(readU32(bytes, off + 24), getBits(readU32(bytes, off + 28), 0, 20));
-  return out;
+  return decodeInto(EVENT_RECORD_LAYOUT, bytes, off, out);
 }
 
 export function decodeEventRecord(bytes: Uint8Array, offset = 0): SmmuEventRecord {
@@ -335,7 +282,7 @@ export function decodeEventRecord(bytes: Uint8Array, offset = 0): SmmuEventRecor
 // CMD_RESUME and CMD_STALL_TERM
 // ---------------------------------------------------------------------------------------------
 
-/** CMD_RESUME. DW0: opcode 7:0, SSec b10, action 13:12, StreamID 63:32. DW1: STAG 15:0. */
+/** CMD_RESUME (`CMDQ_RESUME_*`). */
 export interface SmmuResumeCmd {
   sid: number;
   /** Secure stream (SSec, common command field b10); Linux never sets it. */
@@ -345,79 +292,81 @@ export interface SmmuResumeCmd {
   stag: number;
 }
 
+export const RESUME_LAYOUT: Layout<SmmuResumeCmd> = compile<SmmuResumeCmd>({
+  id: 'smmuv3.cmd_resume',
+  name: 'CMD_RESUME',
+  what: 'CMD_RESUME',
+  size: SMMU_CMD_SIZE,
+  unit: 'QW',
+  source: 'SMMUv3 §4.7.2; Linux CMDQ_RESUME_* (arm-smmu-v3.h); hardware ref §3.2',
+  fields: [
+    { name: 'Opcode', bits: qw(0, 7, 0), value: SmmuOpcode.RESUME, doc: 'CMD_RESUME (44h)' },
+    { name: 'SSec', bits: qw(0, 10), key: 'ssec', flag: true, doc: 'secure stream; Linux never sets it' },
+    { name: 'Action', bits: qw(0, 13, 12), key: 'action', values: { 0: 'terminate', 1: 'retry (Ac)', 2: 'abort (Ab)' }, doc: 'CMDQ_RESUME_0_RESP' },
+    { name: 'StreamID', bits: qw(0, 63, 32), key: 'sid', doc: 'CMDQ_RESUME_0_SID' },
+    { name: 'STAG', bits: qw(1, 15, 0), key: 'stag', doc: 'CMDQ_RESUME_1_STAG' },
+  ],
+});
+
 export function emptyResumeCmd(): SmmuResumeCmd {
   return { sid: 0, ssec: false, action: 0, stag: 0 };
 }
 
 export function encodeResumeCmdInto(rec: SmmuResumeCmd, bytes: Uint8Array, off = 0): void {
-  assertField('sid', rec.sid, 32);
-  assertField('action', rec.action, 2);
-  assertField('stag', rec.stag, 16);
-  assertSpan(bytes, off, SMMU_CMD_SIZE);
-  writeU32(bytes, off, (SmmuOpcode.RESUME | flagBit(rec.ssec, 10) | (rec.action << 12)) >>> 0);
-  writeU32(bytes, off + 4, rec.sid);
-  writeU32(bytes, off + 8, rec.stag);
-  writeU32(bytes, off + 12, 0);
+  encodeInto(RESUME_LAYOUT, rec, bytes, off);
 }
 
 export function encodeResumeCmd(rec: SmmuResumeCmd): Uint8Array {
-  const bytes = new Uint8Array(SMMU_CMD_SIZE);
-  encodeResumeCmdInto(rec, bytes, 0);
-  return bytes;
+  return encode(RESUME_LAYOUT, rec);
 }
 
 export function decodeResumeCmdInto(bytes: Uint8Array, off: number, out: SmmuResumeCmd): SmmuResumeCmd {
-  assertSpan(bytes, off, SMMU_CMD_SIZE);
-  expectOpcode(bytes, off, SmmuOpcode.RESUME, 'CMD_RESUME');
-  const dw0lo = readU32(bytes, off);
-  out.ssec = getBit(dw0lo, 10);
-  out.action = getBits(dw0lo, 12, 2);
-  out.sid = readU32(bytes, off + 4);
-  out.stag = getBits(readU32(bytes, off + 8), 0, 16);
-  return out;
+  return decodeInto(RESUME_LAYOUT, bytes, off, out);
 }
 
 export function decodeResumeCmd(bytes: Uint8Array, offset = 0): SmmuResumeCmd {
   return decodeResumeCmdInto(bytes, offset, emptyResumeCmd());
 }
 
-/** CMD_STALL_TERM. DW0: opcode 7:0, SSec b10, StreamID 63:32. DW1 reserved. */
+/** CMD_STALL_TERM. */
 export interface SmmuStallTermCmd {
   sid: number;
   ssec: boolean;
 }
+
+export const STALL_TERM_LAYOUT: Layout<SmmuStallTermCmd> = compile<SmmuStallTermCmd>({
+  id: 'smmuv3.cmd_stall_term',
+  name: 'CMD_STALL_TERM',
+  what: 'CMD_STALL_TERM',
+  size: SMMU_CMD_SIZE,
+  unit: 'QW',
+  source: 'SMMUv3 §4.7.3; hardware ref §3.2',
+  fields: [
+    { name: 'Opcode', bits: qw(0, 7, 0), value: SmmuOpcode.STALL_TERM, doc: 'CMD_STALL_TERM (45h)' },
+    { name: 'SSec', bits: qw(0, 10), key: 'ssec', flag: true },
+    { name: 'StreamID', bits: qw(0, 63, 32), key: 'sid', doc: 'every stalled transaction of the stream is terminated' },
+  ],
+});
 
 export function emptyStallTermCmd(): SmmuStallTermCmd {
   return { sid: 0, ssec: false };
 }
 
 export function encodeStallTermCmdInto(rec: SmmuStallTermCmd, bytes: Uint8Array, off = 0): void {
-  assertField('sid', rec.sid, 32);
-  assertSpan(bytes, off, SMMU_CMD_SIZE);
-  writeU32(bytes, off, (SmmuOpcode.STALL_TERM | flagBit(rec.ssec, 10)) >>> 0);
-  writeU32(bytes, off + 4, rec.sid);
-  writeU32(bytes, off + 8, 0);
-  writeU32(bytes, off + 12, 0);
+  encodeInto(STALL_TERM_LAYOUT, rec, bytes, off);
 }
 
 export function encodeStallTermCmd(rec: SmmuStallTermCmd): Uint8Array {
-  const bytes = new Uint8Array(SMMU_CMD_SIZE);
-  encodeStallTermCmdInto(rec, bytes, 0);
-  return bytes;
+  return encode(STALL_TERM_LAYOUT, rec);
 }
 
-export function decodeStallTermCmdInto(
-  bytes: Uint8Array,
-  off: number,
-  out: SmmuStallTermCmd,
-): SmmuStallTermCmd {
-  assertSpan(bytes, off, SMMU_CMD_SIZE);
-  expectOpcode(bytes, off, SmmuOpcode.STALL_TERM, 'CMD_STALL_TERM');
-  out.ssec = getBit(readU32(bytes, off), 10);
-  out.sid = readU32(bytes, off + 4);
-  return out;
+export function decodeStallTermCmdInto(bytes: Uint8Array, off: number, out: SmmuStallTermCmd): SmmuStallTermCmd {
+  return decodeInto(STALL_TERM_LAYOUT, bytes, off, out);
 }
 
 export function decodeStallTermCmd(bytes: Uint8Array, offset = 0): SmmuStallTermCmd {
   return decodeStallTermCmdInto(bytes, offset, emptyStallTermCmd());
 }
+
+/** The SMMUv3 records, for `iopf list layouts`. */
+export const SMMUV3_LAYOUTS: readonly AnyLayout[] = [anyLayout(PRIQ_ENTRY_LAYOUT), anyLayout(PRI_RESP_LAYOUT), anyLayout(EVENT_RECORD_LAYOUT), anyLayout(RESUME_LAYOUT), anyLayout(STALL_TERM_LAYOUT)];

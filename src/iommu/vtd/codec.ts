@@ -6,33 +6,16 @@
  * - the page group response descriptor software submits on the invalidation queue (type 9h),
  * - the invalidation wait descriptor (type 5h) used by the PASID drain (§7.10).
  *
- * Layouts were checked against Linux `struct page_req_dsc` (drivers/iommu/intel/prq.c), the
- * `QI_PGRP_*` / `QI_IWD_*` macros (drivers/iommu/intel/iommu.h) and QEMU's `VTD_PRD_*`,
- * `VTD_INV_DESC_PGRESP_*`, `VTD_INV_DESC_WAIT_*` (hw/i386/intel_iommu_internal.h). All descriptors
- * are handled in their 256-bit (scalable-mode) size: four little-endian qwords QW0..QW3.
+ * Each descriptor is a table (layout/layout.ts): the field names and bit ranges were checked against
+ * Linux `struct page_req_dsc` (drivers/iommu/intel/prq.c), the `QI_PGRP_*` / `QI_IWD_*` macros
+ * (drivers/iommu/intel/iommu.h) and QEMU's `VTD_PRD_*`, `VTD_INV_DESC_PGRESP_*`,
+ * `VTD_INV_DESC_WAIT_*` (hw/i386/intel_iommu_internal.h). All descriptors are handled in their
+ * 256-bit (scalable-mode) size: four little-endian qwords QW0..QW3. `iopf list layouts` prints them.
  *
  * Encoders write every reserved bit as zero; decoders ignore reserved bits (hardware and old kernels
  * may leave them set) but check the descriptor type.
  */
-import {
-  assertField,
-  assertSpan,
-  assertU53,
-  bigIntToHalves,
-  flagBit,
-  getBit,
-  getBits,
-  hiOf,
-  loOf,
-  MAX_PAGE_NUM,
-  pageNumFrom,
-  pageNumHi,
-  pageNumLo,
-  qwordToBigInt,
-  readU32,
-  u64ToNumber,
-  writeU32,
-} from '../bits.js';
+import { anyLayout, compile, decodeInto, encode, encodeInto, fromQwords, qw, toQwords, type FieldSpec, type AnyLayout, type Layout } from '../../layout/layout.js';
 
 /** Size in bytes of every VT-d descriptor handled here (scalable mode). */
 export const VTD_DESC_SIZE = 32;
@@ -57,15 +40,33 @@ export const VtdRespCode = {
  */
 export type VtdPrivateData = [number, number, number, number];
 
+/** The invalidation-queue type is 7 bits: 3:0 and 11:9 as type[6:4] (VT-d §6.5.2; QEMU VTD_INV_DESC_TYPE). */
+const QI_TYPE = [
+  { hi: 3, lo: 0 },
+  { hi: 11, lo: 9 },
+];
+
+/** QW2-QW3 as four dwords of the record's `privateData`. */
+function privateDataFields<R extends { privateData: VtdPrivateData }>(doc: string): FieldSpec<R>[] {
+  return [0, 1, 2, 3].map((i) => ({
+    name: `Private Data[${32 * i + 31}:${32 * i}]`,
+    bits: qw(2 + Math.floor(i / 2), 32 * (i % 2) + 31, 32 * (i % 2)),
+    key: 'privateData',
+    index: i,
+    ...(i === 0 ? { doc } : {}),
+  }));
+}
+
+const RESP_CODES = { 0x0: 'Success', 0x1: 'Invalid Request', 0xf: 'Response Failure' };
+
 // ---------------------------------------------------------------------------------------------
 // Page request descriptor (PRQ entry)
 // ---------------------------------------------------------------------------------------------
 
 /**
- * Page request descriptor (§2.2). QW0: type 7:0 (=1), PASID present b8, private data present b9
- * (only in the older layout: Linux dropped `priv_data_present` and treats b9 as reserved), requester
- * ID 31:16, PASID 51:32, execute requested b52, privileged mode requested b53. QW1: read b0,
- * write b1, last page in group b2, PRG index 11:3, page address 63:12. QW2-QW3: private data.
+ * Page request descriptor (§2.2), as Linux's `struct page_req_dsc` (drivers/iommu/intel/prq.c)
+ * and QEMU's `VTD_PRD_*` lay it out. Bit 9 (private data present) is the older layout: Linux
+ * dropped `priv_data_present` and treats it as reserved.
  */
 export interface VtdPageRequestDesc {
   /** Requester ID (bus/dev/fn), 16 bits. */
@@ -88,6 +89,31 @@ export interface VtdPageRequestDesc {
   privateData: VtdPrivateData;
 }
 
+export const PAGE_REQUEST_LAYOUT: Layout<VtdPageRequestDesc> = compile<VtdPageRequestDesc>({
+  id: 'vtd.page_request',
+  name: 'Page Request Descriptor',
+  what: 'a page request descriptor',
+  size: VTD_DESC_SIZE,
+  unit: 'QW',
+  source: 'VT-d 7.5.1.1; Linux struct page_req_dsc (intel/prq.c); QEMU VTD_PRD_*; hardware ref §2.2',
+  fields: [
+    // Linux reads the type as the whole byte 7:0 (struct page_req_dsc.type:8).
+    { name: 'Type', bits: qw(0, 7, 0), value: VtdDescType.PAGE_REQUEST, doc: 'page request (01h)' },
+    { name: 'PASID Present', bits: qw(0, 8), key: 'pasidPresent', flag: true },
+    { name: 'Private Data Present', bits: qw(0, 9), key: 'privDataPresent', flag: true, doc: 'older layout; reserved in current Linux' },
+    { name: 'Requester-ID', bits: qw(0, 31, 16), key: 'rid', doc: 'bus/device/function' },
+    { name: 'PASID', bits: qw(0, 51, 32), key: 'pasid' },
+    { name: 'Execute Requested', bits: qw(0, 52), key: 'execReq', flag: true },
+    { name: 'Privilege Mode Requested', bits: qw(0, 53), key: 'privReq', flag: true },
+    { name: 'Read Requested', bits: qw(1, 0), key: 'read', flag: true },
+    { name: 'Write Requested', bits: qw(1, 1), key: 'write', flag: true },
+    { name: 'Last Page In Group', bits: qw(1, 2), key: 'lpig', flag: true, doc: 'L: the group is complete' },
+    { name: 'Page Request Group Index', bits: qw(1, 11, 3), key: 'prgIndex' },
+    { name: 'Address', bits: qw(1, 63, 12), key: 'pageNum', doc: 'page address bits 63:12' },
+    ...privateDataFields<VtdPageRequestDesc>('returned in the response when Private Data Present'),
+  ],
+});
+
 /** A zeroed page request record, for `decodePageRequestInto` targets. */
 export function emptyPageRequest(): VtdPageRequestDesc {
   return {
@@ -106,76 +132,19 @@ export function emptyPageRequest(): VtdPageRequestDesc {
   };
 }
 
-function checkPrivateData(pd: VtdPrivateData): void {
-  for (let i = 0; i < 4; i++) assertField(`privateData[${i}]`, pd[i]!, 32);
-}
-
 /** Write a page request descriptor at `off` (32 bytes). */
 export function encodePageRequestInto(rec: VtdPageRequestDesc, bytes: Uint8Array, off = 0): void {
-  assertField('rid', rec.rid, 16);
-  assertField('pasid', rec.pasid, 20);
-  assertField('prgIndex', rec.prgIndex, 9);
-  assertField('pageNum', rec.pageNum, 52);
-  checkPrivateData(rec.privateData);
-  assertSpan(bytes, off, VTD_DESC_SIZE);
-  const qw0lo =
-    (VtdDescType.PAGE_REQUEST |
-      flagBit(rec.pasidPresent, 8) |
-      flagBit(rec.privDataPresent, 9) |
-      (rec.rid << 16)) >>>
-    0;
-  const qw0hi = (rec.pasid | flagBit(rec.execReq, 52 - 32) | flagBit(rec.privReq, 53 - 32)) >>> 0;
-  const qw1lo =
-    (flagBit(rec.read, 0) |
-      flagBit(rec.write, 1) |
-      flagBit(rec.lpig, 2) |
-      (rec.prgIndex << 3) |
-      pageNumLo(rec.pageNum)) >>>
-    0;
-  const qw1hi = pageNumHi(rec.pageNum);
-  writeU32(bytes, off, qw0lo);
-  writeU32(bytes, off + 4, qw0hi);
-  writeU32(bytes, off + 8, qw1lo);
-  writeU32(bytes, off + 12, qw1hi);
-  for (let i = 0; i < 4; i++) writeU32(bytes, off + 16 + 4 * i, rec.privateData[i]!);
+  encodeInto(PAGE_REQUEST_LAYOUT, rec, bytes, off);
 }
 
 /** Encode a page request descriptor into a new 32-byte array. */
 export function encodePageRequest(rec: VtdPageRequestDesc): Uint8Array {
-  const bytes = new Uint8Array(VTD_DESC_SIZE);
-  encodePageRequestInto(rec, bytes, 0);
-  return bytes;
+  return encode(PAGE_REQUEST_LAYOUT, rec);
 }
 
 /** Decode a page request descriptor at `off` into `out` (no allocation). Throws on a wrong type. */
-export function decodePageRequestInto(
-  bytes: Uint8Array,
-  off: number,
-  out: VtdPageRequestDesc,
-): VtdPageRequestDesc {
-  assertSpan(bytes, off, VTD_DESC_SIZE);
-  const qw0lo = readU32(bytes, off);
-  const qw0hi = readU32(bytes, off + 4);
-  const qw1lo = readU32(bytes, off + 8);
-  const qw1hi = readU32(bytes, off + 12);
-  // Linux reads the type as the whole byte 7:0 (struct page_req_dsc.type:8).
-  const type = qw0lo & 0xff;
-  if (type !== VtdDescType.PAGE_REQUEST)
-    throw new RangeError(`not a page request descriptor: type 0x${type.toString(16)}`);
-  out.pasidPresent = getBit(qw0lo, 8);
-  out.privDataPresent = getBit(qw0lo, 9);
-  out.rid = getBits(qw0lo, 16, 16);
-  out.pasid = getBits(qw0hi, 0, 20);
-  out.execReq = getBit(qw0hi, 52 - 32);
-  out.privReq = getBit(qw0hi, 53 - 32);
-  out.read = getBit(qw1lo, 0);
-  out.write = getBit(qw1lo, 1);
-  out.lpig = getBit(qw1lo, 2);
-  out.prgIndex = getBits(qw1lo, 3, 9);
-  out.pageNum = pageNumFrom(qw1lo, qw1hi);
-  const pd = out.privateData;
-  for (let i = 0; i < 4; i++) pd[i] = readU32(bytes, off + 16 + 4 * i);
-  return out;
+export function decodePageRequestInto(bytes: Uint8Array, off: number, out: VtdPageRequestDesc): VtdPageRequestDesc {
+  return decodeInto(PAGE_REQUEST_LAYOUT, bytes, off, out);
 }
 
 /** Decode a page request descriptor into a new record. */
@@ -184,9 +153,7 @@ export function decodePageRequest(bytes: Uint8Array, offset = 0): VtdPageRequest
 }
 
 /** True for a Stop Marker (§1.2): L=1, R=W=0, with a PASID. Linux's PRQ thread drops these. */
-export function isStopMarker(
-  rec: Pick<VtdPageRequestDesc, 'lpig' | 'read' | 'write' | 'pasidPresent'>,
-): boolean {
+export function isStopMarker(rec: Pick<VtdPageRequestDesc, 'lpig' | 'read' | 'write' | 'pasidPresent'>): boolean {
   return rec.lpig && !rec.read && !rec.write && rec.pasidPresent;
 }
 
@@ -195,10 +162,10 @@ export function isStopMarker(
 // ---------------------------------------------------------------------------------------------
 
 /**
- * Page group response descriptor (§2.4). QW0: type 3:0 (=9h), PASID present b4, private data
- * present b5, response code 15:12, requester ID 31:16, PASID 51:32. QW1: LPIG b2, PRG index 11:3.
- * QW2-QW3: private data. Mainline kernels no longer set LPIG or private data (the response is per
- * group), older ones did; the decoder accepts both. QEMU treats b5 as reserved.
+ * Page group response descriptor (§2.4), as Linux's `QI_PGRP_*` macros (drivers/iommu/intel/
+ * iommu.h) place it. Mainline kernels no longer set LPIG (`QI_PGRP_LPIG`) or private data present
+ * (`QI_PGRP_PDP`) — the response is per group — older ones did; the decoder accepts both. QEMU
+ * treats b5 as reserved.
  */
 export interface VtdPageGroupResp {
   rid: number;
@@ -211,6 +178,26 @@ export interface VtdPageGroupResp {
   prgIndex: number;
   privateData: VtdPrivateData;
 }
+
+export const PAGE_GROUP_RESP_LAYOUT: Layout<VtdPageGroupResp> = compile<VtdPageGroupResp>({
+  id: 'vtd.page_group_resp',
+  name: 'Page Group Response Descriptor',
+  what: 'a page group response descriptor',
+  size: VTD_DESC_SIZE,
+  unit: 'QW',
+  source: 'VT-d 6.5.2.14; Linux QI_PGRP_* (intel/iommu.h); QEMU VTD_INV_DESC_PGRESP_*; hardware ref §2.4',
+  fields: [
+    { name: 'Type', bits: QI_TYPE, value: VtdDescType.PAGE_GROUP_RESP, doc: 'page group response (09h): bits 3:0 and 11:9' },
+    { name: 'PASID Present', bits: qw(0, 4), key: 'pasidPresent', flag: true },
+    { name: 'Private Data Present', bits: qw(0, 5), key: 'privDataPresent', flag: true, doc: 'older kernels (QI_PGRP_PDP)' },
+    { name: 'Response Code', bits: qw(0, 15, 12), key: 'respCode', values: RESP_CODES },
+    { name: 'Requester-ID', bits: qw(0, 31, 16), key: 'rid' },
+    { name: 'PASID', bits: qw(0, 51, 32), key: 'pasid' },
+    { name: 'Last Page In Group', bits: qw(1, 2), key: 'lpig', flag: true, doc: 'older kernels (QI_PGRP_LPIG)' },
+    { name: 'Page Request Group Index', bits: qw(1, 11, 3), key: 'prgIndex' },
+    ...privateDataFields<VtdPageGroupResp>('echoed from the request'),
+  ],
+});
 
 /** A zeroed page group response record. */
 export function emptyPageGroupResp(): VtdPageGroupResp {
@@ -226,71 +213,19 @@ export function emptyPageGroupResp(): VtdPageGroupResp {
   };
 }
 
-function pageGroupRespHalves(rec: VtdPageGroupResp): [number, number, number, number] {
-  assertField('rid', rec.rid, 16);
-  assertField('respCode', rec.respCode, 4);
-  assertField('pasid', rec.pasid, 20);
-  assertField('prgIndex', rec.prgIndex, 9);
-  checkPrivateData(rec.privateData);
-  const qw0lo =
-    (VtdDescType.PAGE_GROUP_RESP |
-      flagBit(rec.pasidPresent, 4) |
-      flagBit(rec.privDataPresent, 5) |
-      (rec.respCode << 12) |
-      (rec.rid << 16)) >>>
-    0;
-  const qw0hi = rec.pasid >>> 0;
-  const qw1lo = (flagBit(rec.lpig, 2) | (rec.prgIndex << 3)) >>> 0;
-  return [qw0lo, qw0hi, qw1lo, 0];
-}
-
-function fillPageGroupResp(
-  qw0lo: number,
-  qw0hi: number,
-  qw1lo: number,
-  out: VtdPageGroupResp,
-): VtdPageGroupResp {
-  // The invalidation-queue type is 7 bits: 3:0 and 11:9 (VT-d §6.5.2; QEMU VTD_INV_DESC_TYPE).
-  const type = (qw0lo & 0xf) | (getBits(qw0lo, 9, 3) << 4);
-  if (type !== VtdDescType.PAGE_GROUP_RESP) {
-    throw new RangeError(`not a page group response descriptor: type 0x${type.toString(16)}`);
-  }
-  out.pasidPresent = getBit(qw0lo, 4);
-  out.privDataPresent = getBit(qw0lo, 5);
-  out.respCode = getBits(qw0lo, 12, 4);
-  out.rid = getBits(qw0lo, 16, 16);
-  out.pasid = getBits(qw0hi, 0, 20);
-  out.lpig = getBit(qw1lo, 2);
-  out.prgIndex = getBits(qw1lo, 3, 9);
-  return out;
-}
-
 /** Write a page group response descriptor at `off` (32 bytes). */
 export function encodePageGroupRespInto(rec: VtdPageGroupResp, bytes: Uint8Array, off = 0): void {
-  const h = pageGroupRespHalves(rec);
-  assertSpan(bytes, off, VTD_DESC_SIZE);
-  for (let i = 0; i < 4; i++) writeU32(bytes, off + 4 * i, h[i]!);
-  for (let i = 0; i < 4; i++) writeU32(bytes, off + 16 + 4 * i, rec.privateData[i]!);
+  encodeInto(PAGE_GROUP_RESP_LAYOUT, rec, bytes, off);
 }
 
 /** Encode a page group response descriptor into a new 32-byte array. */
 export function encodePageGroupResp(rec: VtdPageGroupResp): Uint8Array {
-  const bytes = new Uint8Array(VTD_DESC_SIZE);
-  encodePageGroupRespInto(rec, bytes, 0);
-  return bytes;
+  return encode(PAGE_GROUP_RESP_LAYOUT, rec);
 }
 
 /** Decode a page group response descriptor at `off` into `out`. Throws on a wrong type. */
-export function decodePageGroupRespInto(
-  bytes: Uint8Array,
-  off: number,
-  out: VtdPageGroupResp,
-): VtdPageGroupResp {
-  assertSpan(bytes, off, VTD_DESC_SIZE);
-  fillPageGroupResp(readU32(bytes, off), readU32(bytes, off + 4), readU32(bytes, off + 8), out);
-  const pd = out.privateData;
-  for (let i = 0; i < 4; i++) pd[i] = readU32(bytes, off + 16 + 4 * i);
-  return out;
+export function decodePageGroupRespInto(bytes: Uint8Array, off: number, out: VtdPageGroupResp): VtdPageGroupResp {
+  return decodeInto(PAGE_GROUP_RESP_LAYOUT, bytes, off, out);
 }
 
 /** Decode a page group response descriptor into a new record. */
@@ -302,27 +237,14 @@ export function decodePageGroupResp(bytes: Uint8Array, offset = 0): VtdPageGroup
  * Decode a page group response from its qwords as the `intel_iommu:qi_submit` tracepoint prints
  * them (`page_grp_resp dmar0: 0x<qw0> 0x<qw1> 0x<qw2> 0x<qw3>`). QW2/QW3 may be omitted (zero).
  */
-export function decodePageGroupRespQwords(qw: readonly bigint[]): VtdPageGroupResp {
-  if (qw.length < 2 || qw.length > 4) throw new RangeError(`expected 2..4 qwords, got ${qw.length}`);
-  const q0 = bigIntToHalves('qw0', qw[0]!);
-  const q1 = bigIntToHalves('qw1', qw[1]!);
-  const out = fillPageGroupResp(q0.lo, q0.hi, q1.lo, emptyPageGroupResp());
-  const q2 = bigIntToHalves('qw2', qw[2] ?? 0n);
-  const q3 = bigIntToHalves('qw3', qw[3] ?? 0n);
-  out.privateData = [q2.lo, q2.hi, q3.lo, q3.hi];
-  return out;
+export function decodePageGroupRespQwords(qws: readonly bigint[]): VtdPageGroupResp {
+  if (qws.length < 2 || qws.length > 4) throw new RangeError(`expected 2..4 qwords, got ${qws.length}`);
+  return fromQwords(PAGE_GROUP_RESP_LAYOUT, qws, emptyPageGroupResp());
 }
 
 /** The four qwords of a page group response, as `qi_submit` would print them. */
 export function pageGroupRespQwords(rec: VtdPageGroupResp): [bigint, bigint, bigint, bigint] {
-  const h = pageGroupRespHalves(rec);
-  const pd = rec.privateData;
-  return [
-    qwordToBigInt(h[0], h[1]),
-    qwordToBigInt(h[2], h[3]),
-    qwordToBigInt(pd[0], pd[1]),
-    qwordToBigInt(pd[2], pd[3]),
-  ];
+  return toQwords(PAGE_GROUP_RESP_LAYOUT, rec) as [bigint, bigint, bigint, bigint];
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -330,9 +252,8 @@ export function pageGroupRespQwords(rec: VtdPageGroupResp): [bigint, bigint, big
 // ---------------------------------------------------------------------------------------------
 
 /**
- * Invalidation wait descriptor. QW0: type 3:0 (=5h), interrupt flag b4, status write b5, fence b6,
- * page-request drain b7, status data 63:32. QW1: status address (dword aligned, bits 63:2).
- * The drain of §2.4 submits it with Fence and Page-Drain set (Linux `intel_drain_pasid_prq`).
+ * Invalidation wait descriptor, as Linux's `QI_IWD_*` macros place it. The drain of §2.4 submits it
+ * with Fence and Page-Drain set (Linux `intel_drain_pasid_prq`).
  */
 export interface VtdInvWaitDesc {
   interruptFlag: boolean;
@@ -344,6 +265,25 @@ export interface VtdInvWaitDesc {
   /** Byte address, multiple of 4, below 2^53. */
   statusAddr: number;
 }
+
+export const INV_WAIT_LAYOUT: Layout<VtdInvWaitDesc> = compile<VtdInvWaitDesc>({
+  id: 'vtd.inv_wait',
+  name: 'Invalidation Wait Descriptor',
+  what: 'an invalidation wait descriptor',
+  size: VTD_DESC_SIZE,
+  unit: 'QW',
+  source: 'VT-d 6.5.2.8; Linux QI_IWD_* (intel/iommu.h); QEMU VTD_INV_DESC_WAIT_*; hardware ref §2.4',
+  fields: [
+    { name: 'Type', bits: QI_TYPE, value: VtdDescType.INV_WAIT, doc: 'invalidation wait (05h): bits 3:0 and 11:9' },
+    { name: 'Interrupt Flag', bits: qw(0, 4), key: 'interruptFlag', flag: true },
+    { name: 'Status Write', bits: qw(0, 5), key: 'statusWrite', flag: true, doc: 'QI_IWD_STATUS_WRITE' },
+    { name: 'Fence', bits: qw(0, 6), key: 'fence', flag: true, doc: 'QI_IWD_FENCE: later descriptors wait for this one' },
+    { name: 'Page-request Drain', bits: qw(0, 7), key: 'pageDrain', flag: true, doc: 'QI_IWD_PRQ_DRAIN' },
+    { name: 'Status Data', bits: qw(0, 63, 32), key: 'statusData', doc: 'QI_IWD_STATUS_DATA' },
+    // Bits 1:0 of QW1 are reserved (QEMU VTD_INV_DESC_WAIT_RSVD_HI): the address is dword aligned.
+    { name: 'Status Address', bits: [{ hi: 127, lo: 66, at: 2 }], key: 'statusAddr', doc: 'byte address, bits 63:2' },
+  ],
+});
 
 /** A zeroed invalidation wait record. */
 export function emptyInvWait(): VtdInvWaitDesc {
@@ -359,22 +299,9 @@ export function emptyInvWait(): VtdInvWaitDesc {
 
 /** Write an invalidation wait descriptor at `off` (32 bytes; QW2-QW3 zero). */
 export function encodeInvWaitInto(rec: VtdInvWaitDesc, bytes: Uint8Array, off = 0): void {
-  assertField('statusData', rec.statusData, 32);
-  assertU53('statusAddr', rec.statusAddr);
-  if (rec.statusAddr % 4 !== 0) throw new RangeError(`statusAddr=${rec.statusAddr} is not dword aligned`);
-  assertSpan(bytes, off, VTD_DESC_SIZE);
-  const qw0lo =
-    (VtdDescType.INV_WAIT |
-      flagBit(rec.interruptFlag, 4) |
-      flagBit(rec.statusWrite, 5) |
-      flagBit(rec.fence, 6) |
-      flagBit(rec.pageDrain, 7)) >>>
-    0;
-  writeU32(bytes, off, qw0lo);
-  writeU32(bytes, off + 4, rec.statusData);
-  writeU32(bytes, off + 8, loOf(rec.statusAddr));
-  writeU32(bytes, off + 12, hiOf(rec.statusAddr));
-  bytes.fill(0, off + 16, off + 32);
+  const a = rec.statusAddr;
+  if (Number.isSafeInteger(a) && a >= 0 && a % 4 !== 0) throw new RangeError(`statusAddr=${a} is not dword aligned`);
+  encodeInto(INV_WAIT_LAYOUT, rec, bytes, off);
 }
 
 /** Encode an invalidation wait descriptor into a new 32-byte array. */
@@ -386,20 +313,7 @@ export function encodeInvWait(rec: VtdInvWaitDesc): Uint8Array {
 
 /** Decode an invalidation wait descriptor at `off` into `out`. Throws on a wrong type. */
 export function decodeInvWaitInto(bytes: Uint8Array, off: number, out: VtdInvWaitDesc): VtdInvWaitDesc {
-  assertSpan(bytes, off, VTD_DESC_SIZE);
-  const qw0lo = readU32(bytes, off);
-  const type = (qw0lo & 0xf) | (getBits(qw0lo, 9, 3) << 4);
-  if (type !== VtdDescType.INV_WAIT)
-    throw new RangeError(`not an invalidation wait descriptor: type 0x${type.toString(16)}`);
-  out.interruptFlag = getBit(qw0lo, 4);
-  out.statusWrite = getBit(qw0lo, 5);
-  out.fence = getBit(qw0lo, 6);
-  out.pageDrain = getBit(qw0lo, 7);
-  out.statusData = readU32(bytes, off + 4);
-  // Bits 1:0 of QW1 are reserved (QEMU VTD_INV_DESC_WAIT_RSVD_HI); the address is dword aligned.
-  const lo = readU32(bytes, off + 8) & ~3;
-  out.statusAddr = u64ToNumber('statusAddr', lo >>> 0, readU32(bytes, off + 12));
-  return out;
+  return decodeInto(INV_WAIT_LAYOUT, bytes, off, out);
 }
 
 /** Decode an invalidation wait descriptor into a new record. */
@@ -407,5 +321,8 @@ export function decodeInvWait(bytes: Uint8Array, offset = 0): VtdInvWaitDesc {
   return decodeInvWaitInto(bytes, offset, emptyInvWait());
 }
 
-/** The largest page number a page request can carry. */
-export const VTD_MAX_PAGE_NUM = MAX_PAGE_NUM;
+/** The largest page number a page request can carry (the Address field: 52 bits). */
+export const VTD_MAX_PAGE_NUM = 2 ** 52 - 1;
+
+/** The VT-d records, for `iopf list layouts`. */
+export const VTD_LAYOUTS: readonly AnyLayout[] = [anyLayout(PAGE_REQUEST_LAYOUT), anyLayout(PAGE_GROUP_RESP_LAYOUT), anyLayout(INV_WAIT_LAYOUT)];

@@ -11,16 +11,9 @@ import type { Continuation } from '../sim/sync.js';
 import type { FaultRecord } from '../iopf/types.js';
 import type { IommuDriverOps } from '../iopf/driver-ops.js';
 import type { PageRequestMsg, PrgResponseMsg } from '../pcie/messages.js';
+import type { DeviceView } from '../pcie/device-view.js';
 
-/** What a front-end may read of a PCIe function (its capability registers). */
-export interface DeviceView {
-  readonly dev: number;
-  readonly rid: number;
-  readonly name: string;
-  /** PRI Status bit 15, "PRG Response PASID Required" (pdev->pasid_required). */
-  readonly responsePasidRequired: boolean;
-  readonly pasidWidth: number;
-}
+export type { DeviceView } from '../pcie/device-view.js';
 
 export interface IommuFrontendDeps {
   /** Send a PRG response to a function; the world adds the link latency and routes it. */

@@ -37,7 +37,7 @@
 import { assert } from '../sim/assert.js';
 import { err, type KResult } from '../sim/errno.js';
 import { Mutex, Workqueue, type Continuation } from '../sim/sync.js';
-import type { ModelEnv } from '../model/env.js';
+import type { ModelEnv } from '../env/env.js';
 import { PartialFree, PrFlag, RespSource, TraceKind } from '../trace/events.js';
 import type { IommuDriverOps } from './driver-ops.js';
 import { Forms, type ProfileName } from '../scenario/profiles.js';

@@ -1,12 +1,14 @@
 /**
  * The iopf core's per-fault-group and attachment data (struct iopf_group, struct
- * iommu_attach_handle, the iopf side of struct iommu_domain), reference linux-iopf §2.
- * Plain data: the behaviour lives in core.ts.
+ * iommu_attach_handle, the iopf side of struct iommu_domain), and the per-device fault parameters
+ * and fault queue a group points back to (struct iommu_fault_param, struct iopf_queue), reference
+ * linux-iopf §2. Plain data: the behaviour lives in core.ts.
  */
 import type { AddressSpace } from '../mm/address-space.js';
+import { assert } from '../sim/assert.js';
+import type { Sim } from '../sim/engine.js';
 import type { KResult } from '../sim/errno.js';
-import type { WorkItem } from '../sim/sync.js';
-import type { FaultParam } from './fault-param.js';
+import { Mutex, type WorkItem, type Workqueue } from '../sim/sync.js';
 import type { FaultRecord, RespCodeValue } from './types.js';
 
 /**
@@ -126,5 +128,62 @@ export class IopfGroup implements WorkItem {
     const w = this.work;
     if (w === null) throw new Error('IopfGroup.runWork: queued without a work function');
     w.runGroup(this, worker);
+  }
+}
+
+/**
+ * Per-device fault parameters (struct iommu_fault_param, reference linux-iopf §2) and the fault
+ * queue (struct iopf_queue). Reference counted: the registration holds one reference, a reporter
+ * takes one while it works, a group keeps the one its report took (§3 step 5).
+ */
+export class IopfQueue {
+  /** Devices registered on this queue (list_add: newest first in kernel order). */
+  readonly devices: FaultParam[] = [];
+  freed = false;
+  constructor(
+    /** Model id (DISCARD_PARTIAL.iommu). */
+    readonly id: number,
+    readonly name: string,
+    readonly wq: Workqueue,
+  ) {}
+}
+
+export class FaultParam {
+  /** iopf_param->lock. */
+  readonly lock: Mutex;
+  /** refcount `users`; 1 for the registration. */
+  users = 1;
+  /** Partial faults in arrival order (the kernel list is head-inserted: walk it backwards). */
+  readonly partial: FaultRecord[] = [];
+  /** Pending groups in insertion order (mainline list_add: kernel walk is backwards). */
+  readonly pending: IopfGroup[] = [];
+  /** Visible through dev->iommu->fault_param. */
+  published = true;
+  /** kfree_rcu ran: any use after this is a model bug (or the remove-frees-live-group bug). */
+  freed = false;
+
+  constructor(
+    sim: Sim,
+    readonly dev: number,
+    readonly queue: IopfQueue,
+  ) {
+    this.lock = new Mutex(sim, `iopf_param->lock/${dev}`);
+  }
+
+  /** refcount_inc (the caller knows the count is not zero). */
+  get(): void {
+    assert(!this.freed && this.users > 0, 'FaultParam.get: use after free');
+    this.users++;
+  }
+
+  /** iopf_put_dev_fault_param(): true when this dropped the last reference. */
+  put(): boolean {
+    assert(!this.freed && this.users > 0, 'FaultParam.put: reference count underflow');
+    this.users--;
+    if (this.users === 0) {
+      this.freed = true;
+      return true;
+    }
+    return false;
   }
 }

@@ -16,7 +16,7 @@ import { Tracer, type TraceSink } from '../trace/tracer.js';
 import { HandlerType, RespSource, TraceKind } from '../trace/events.js';
 import type { Scenario, Ratio } from '../scenario/schema.js';
 import { Metrics } from '../report/metrics.js';
-import { compileLatencies, type ModelEnv } from './env.js';
+import { compileLatencies, type ModelEnv } from '../env/env.js';
 import { PciFunction, type TranslateAccess, type TranslateResult } from '../pcie/function.js';
 import type { PageRequestMsg, PrgResponseMsg } from '../pcie/messages.js';
 import type { IommuFrontend, IommuFrontendDeps } from '../iommu/frontend.js';

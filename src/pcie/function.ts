@@ -13,9 +13,9 @@
 import { assert } from '../sim/assert.js';
 import type { Continuation } from '../sim/sync.js';
 import type { Rng } from '../sim/random.js';
-import type { ModelEnv } from '../model/env.js';
+import type { ModelEnv } from '../env/env.js';
 import type { DeviceConfig } from '../scenario/schema.js';
-import type { DeviceView } from '../iommu/frontend.js';
+import type { DeviceView } from './device-view.js';
 import { TraceKind, PrFlag, RecvOutcome, PciRespCode } from '../trace/events.js';
 import type { PageRequestMsg, PrgResponseMsg } from './messages.js';
 import {

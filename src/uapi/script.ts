@@ -11,7 +11,7 @@ import { encodePageResponses, type HwptPgfault } from '../handlers/iommufd/abi.j
 import { HwptAllocFlag } from '../handlers/iommufd/ctx.js';
 import { errnoName } from '../sim/errno.js';
 import { respCodeName } from '../iopf/types.js';
-import type { PreparedRun } from '../api.js';
+import type { PreparedRun } from '../model/run.js';
 import { IommufdOps, retValue, type DriverResponse } from './session.js';
 
 export const SCRIPT_EXPECT = 'SCRIPT.EXPECT';

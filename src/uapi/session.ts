@@ -21,7 +21,7 @@ import { decodePgfaults, PGFAULT_SIZE, type HwptPgfault } from '../handlers/iomm
 import { VtdIommu } from '../iommu/vtd/index.js';
 import { Smmuv3Iommu } from '../iommu/smmuv3/index.js';
 import { AmdIommu } from '../iommu/amd/index.js';
-import type { PreparedRun, SimulateOptions, SimulateResult } from '../api.js';
+import type { PreparedRun, SimulateOptions, SimulateResult } from '../model/run.js';
 
 export { HwptAllocFlag, IOMMU_NO_PASID } from '../handlers/iommufd/ctx.js';
 export type { DriverResponse } from '../model/world.js';

@@ -10,7 +10,7 @@
 import { assert } from '../sim/assert.js';
 import { Latency } from '../sim/latency.js';
 import type { Rng } from '../sim/random.js';
-import type { ModelEnv } from '../model/env.js';
+import type { ModelEnv } from '../env/env.js';
 import type { WorkloadConfig } from '../scenario/schema.js';
 import { PrFlag } from '../trace/events.js';
 import {

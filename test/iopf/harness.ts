@@ -7,7 +7,7 @@ import { behavioursOf } from '../../src/scenario/profiles.js';
 import { Sim } from '../../src/sim/engine.js';
 import { Tracer, type TraceSink } from '../../src/trace/tracer.js';
 import { Metrics } from '../../src/report/metrics.js';
-import { compileLatencies, type ModelEnv } from '../../src/model/env.js';
+import { compileLatencies, type ModelEnv } from '../../src/env/env.js';
 import { scenarioSchema, type ScenarioInput } from '../../src/scenario/schema.js';
 import type { IommuDriverOps } from '../../src/iopf/driver-ops.js';
 import { FaultFlag, FaultPerm, type FaultRecord, type PageResponse } from '../../src/iopf/types.js';

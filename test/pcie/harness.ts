@@ -6,7 +6,7 @@ import { behavioursOf } from '../../src/scenario/profiles.js';
 import { Sim } from '../../src/sim/engine.js';
 import { Tracer } from '../../src/trace/tracer.js';
 import { Metrics } from '../../src/report/metrics.js';
-import { compileLatencies, type ModelEnv } from '../../src/model/env.js';
+import { compileLatencies, type ModelEnv } from '../../src/env/env.js';
 import { scenarioSchema, type ScenarioInput } from '../../src/scenario/schema.js';
 import { KIND_INFO } from '../../src/trace/events.js';
 

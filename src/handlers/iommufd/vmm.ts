@@ -6,7 +6,7 @@
  * is what out-of-core handling costs against in-kernel SVA.
  */
 import { assert } from '../../sim/assert.js';
-import type { ModelEnv } from '../../model/env.js';
+import type { ModelEnv } from '../../env/env.js';
 import type { Rng } from '../../sim/random.js';
 import { TraceKind } from '../../trace/events.js';
 import { decodePgfaults, encodePageResponse, PAGE_RESPONSE_SIZE, PGFAULT_SIZE, IommufdRespCode } from './abi.js';

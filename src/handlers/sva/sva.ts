@@ -10,7 +10,7 @@ import type { IopfCore } from '../../iopf/core.js';
 import type { AttachHandle, GroupWork, IopfDomain, IopfGroup } from '../../iopf/group.js';
 import type { FaultRecord } from '../../iopf/types.js';
 import { FaultFlag, RespCode } from '../../iopf/types.js';
-import type { ModelEnv } from '../../model/env.js';
+import type { ModelEnv } from '../../env/env.js';
 import { assert } from '../../sim/assert.js';
 import { err, type KResult } from '../../sim/errno.js';
 import { Latency } from '../../sim/latency.js';

@@ -20,7 +20,7 @@ import { OrderedCommandQueue } from '../shared/command-queue.js';
 import { PasidDrains, type DrainWaiter } from '../shared/pasid-drain.js';
 import type { Continuation } from '../../sim/sync.js';
 import type { Rng } from '../../sim/random.js';
-import type { ModelEnv } from '../../model/env.js';
+import type { ModelEnv } from '../../env/env.js';
 import {
   FaultFlag,
   RespCode,

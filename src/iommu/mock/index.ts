@@ -7,7 +7,7 @@
  */
 import type { KResult } from '../../sim/errno.js';
 import type { Continuation } from '../../sim/sync.js';
-import type { ModelEnv } from '../../model/env.js';
+import type { ModelEnv } from '../../env/env.js';
 import type { FaultRecord, PageResponse } from '../../iopf/types.js';
 import type { PageRequestMsg } from '../../pcie/messages.js';
 import type { IommuFrontend } from '../frontend.js';

@@ -7,7 +7,7 @@
 import { assert } from '../../sim/assert.js';
 import type { Continuation } from '../../sim/sync.js';
 import { TraceKind } from '../../trace/events.js';
-import type { ModelEnv } from '../../model/env.js';
+import type { ModelEnv } from '../../env/env.js';
 
 export interface DrainWaiter {
   readonly dev: number;

@@ -21,7 +21,7 @@ import { OrderedCommandQueue } from '../shared/command-queue.js';
 import { PasidDrains, type DrainWaiter } from '../shared/pasid-drain.js';
 import type { Continuation } from '../../sim/sync.js';
 import type { Rng } from '../../sim/random.js';
-import type { ModelEnv } from '../../model/env.js';
+import type { ModelEnv } from '../../env/env.js';
 import { FaultFlag, RespCode, type FaultRecord, type PageResponse } from '../../iopf/types.js';
 import type { PageRequestMsg, PrgResponseMsg } from '../../pcie/messages.js';
 import { PciRespCode, PrFlag, RespSource, TraceKind } from '../../trace/events.js';

@@ -20,7 +20,7 @@ import { assert } from '../../sim/assert.js';
 import { err, type KResult } from '../../sim/errno.js';
 import type { Continuation } from '../../sim/sync.js';
 import type { Rng } from '../../sim/random.js';
-import type { ModelEnv } from '../../model/env.js';
+import type { ModelEnv } from '../../env/env.js';
 import type { IommuFrontend, IommuFrontendDeps } from '../frontend.js';
 import type { PageRequestMsg, PrgResponseMsg } from '../../pcie/messages.js';
 import { FaultFlag, FaultPerm, RespCode, type FaultRecord, type PageResponse } from '../../iopf/types.js';

@@ -14,7 +14,7 @@
  */
 import { assert } from '../../sim/assert.js';
 import type { Rng } from '../../sim/random.js';
-import type { ModelEnv } from '../../model/env.js';
+import type { ModelEnv } from '../../env/env.js';
 import type { IommuFrontendDeps } from '../frontend.js';
 import type { PageRequestMsg, PrgResponseMsg } from '../../pcie/messages.js';
 import { TraceKind, PrFlag, PciRespCode } from '../../trace/events.js';

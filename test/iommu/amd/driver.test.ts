@@ -2,7 +2,7 @@ import { describe, it, expect } from 'vitest';
 import { Sim } from '../../../src/sim/engine.js';
 import { Tracer } from '../../../src/trace/tracer.js';
 import { scenarioSchema, type ScenarioInput } from '../../../src/scenario/schema.js';
-import { compileLatencies, type ModelEnv } from '../../../src/model/env.js';
+import { compileLatencies, type ModelEnv } from '../../../src/env/env.js';
 import { Metrics } from '../../../src/report/metrics.js';
 import {
   AMD_BUG_COMPLETE_PPR_RAW,

@@ -29,6 +29,7 @@ export const LAYERS: readonly string[] = [
   'handlers', // SVA, iommufd
   'workload', // traffic
   'model', // the world: builds and connects the layers; a checked run
+  'fit', // fitting a scenario's latencies to a measured trace
   'uapi', // user-space actors on the iommufd uAPI
   'root', // api.ts, index.ts
   'cli', // commander wiring

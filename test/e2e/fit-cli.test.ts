@@ -39,7 +39,7 @@ describe('iopf fit / run --set / compare', () => {
     expect(f.out).toMatch(/host service \(FIFO, 4 workers\)\s+n=\d+/);
     expect(f.out).toMatch(/KS\(table\) 0\.0\d+/);
     const yaml = readFileSync(fitted, 'utf8');
-    expect(yaml).toContain('# not visible in a trace: default profile');
+    expect(yaml).toContain('# not visible in a trace: mainline');
     expect(yaml).toMatch(/sva_group_ns:\n\s+dist: empirical/);
     const a = iopf('run', fitted, '--json');
     expect(a.code).toBe(0);

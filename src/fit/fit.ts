@@ -46,6 +46,12 @@ export interface FitOptions {
 
 /** Most requester IDs tracked (as `iopf check` of ftrace). */
 export const FIT_MAX_DEVICES = 256;
+/**
+ * Bytes read at a time. Smaller than the line reader's 1 MiB default: each chunk's lines and events
+ * are garbage a moment later, and with 256 KiB they die young instead of being promoted, which on
+ * a 300 MB JSONL trace took peak RSS from 144 MB to 88 MB and was not slower.
+ */
+const READ_CHUNK = 1 << 18;
 /** Largest group size counted one by one (PCIe allows any; the model's prg_pages goes to 64). */
 const MAX_GROUP_SIZE = 512;
 
@@ -451,7 +457,7 @@ async function fitJsonl(source: string | Readable, f: Fitter, maxLineBytes: numb
   const flagsOf = new Map<number, number>();
   const names: string[] = [];
   const dev = (i: number, lineNo: number): DeviceFit | undefined => f.device(jsonlRid(i), (names[i] ??= `dev${i}`), lineNo);
-  for await (const batch of readJsonlBatches(source, maxLineBytes === undefined ? {} : { maxLineBytes })) {
+  for await (const batch of readJsonlBatches(source, { highWaterMark: READ_CHUNK, ...(maxLineBytes === undefined ? {} : { maxLineBytes }) })) {
     for (const item of batch) {
       if (item.type === 'diagnostic') {
         f.diagnostic(item.diagnostic);
@@ -499,7 +505,7 @@ async function fitJsonl(source: string | Readable, f: Fitter, maxLineBytes: numb
 }
 
 async function fitFtrace(source: string | Readable, f: Fitter, maxLineBytes: number | undefined): Promise<void> {
-  const opts = { inferPasidPresent: true, ...(maxLineBytes === undefined ? {} : { maxLineBytes }) };
+  const opts = { inferPasidPresent: true, highWaterMark: READ_CHUNK, ...(maxLineBytes === undefined ? {} : { maxLineBytes }) };
   for await (const batch of readFtraceBatches(source, opts)) {
     for (const item of batch) {
       if (item.type === 'diagnostic') {

@@ -259,7 +259,7 @@ export function fittedScenario(res: FitResult, opts: FittedScenarioOptions = {})
     const n = doc.getIn(path, true) as YamlNode | undefined;
     if (n !== undefined && isMap(n)) (n).flow = true;
   };
-  keyNote(['kernel'], 'not visible in a trace: default profile');
+  keyNote(['kernel'], 'not visible in a trace: mainline, what a traced machine most likely runs (--set kernel=v6.9 for another)');
   keyNote(['iommu'], `VT-d (the tracepoints are intel_iommu's); name fitted${res.iommus.length > 1 ? ` (trace has ${res.iommus.join(', ')}: the first is modelled)` : ''}.\nprq_order: not visible (default 4, 2048 entries). PRQ thread runs are reported by the fit, not modelled.`);
   keyNote(
     ['iopf'],

@@ -39,7 +39,7 @@ describe('iopf fit / run --set / compare', () => {
     expect(f.out).toMatch(/host service \(FIFO, 4 workers\)\s+n=\d+/);
     expect(f.out).toMatch(/KS\(table\) 0\.0\d+/);
     const yaml = readFileSync(fitted, 'utf8');
-    expect(yaml).toContain('# not visible in a trace: default profile');
+    expect(yaml).toContain('# not visible in a trace: mainline');
     expect(yaml).toMatch(/sva_group_ns:\n\s+dist: empirical/);
     const a = iopf('run', fitted, '--json');
     expect(a.code).toBe(0);
@@ -80,5 +80,18 @@ describe('iopf fit / run --set / compare', () => {
     const x = iopf('explore', '--runs', '1', '--set', 'nope=1');
     expect(x.code).toBe(2);
     expect(x.err).toContain('--set nope=1: nope: unknown key "nope"');
+  });
+
+  it('SCENARIO.SET.REPLAY: a recorded run keeps its --set; replay gives the same trace', () => {
+    const ch = join(tmp, 'choices.json');
+    const a = iopf('run', '--set', 'iopf.workers=2', '--record-choices', ch, '--json');
+    expect(a.code).toBe(0);
+    expect((JSON.parse(readFileSync(ch, 'utf8')) as { set: string[] }).set).toEqual(['iopf.workers=2']);
+    const b = iopf('replay', ch, '--json');
+    expect(b.code).toBe(0);
+    const ja = JSON.parse(a.out) as { trace_sha256: string; replay: string };
+    const jb = JSON.parse(b.out) as { trace_sha256: string };
+    expect(jb.trace_sha256).toBe(ja.trace_sha256);
+    expect(ja.replay).toBe('iopf run default --set iopf.workers=2 --seed 1');
   });
 });

@@ -144,6 +144,7 @@ export const PROFILES: readonly Profile[] = [
       'vtd-resp-code-raw',
       'amd-complete-ppr-raw',
       'amd-grpid-last-bit',
+      'iommufd-replace-new-hwpt',
       Forms.FLUSH_WORKQUEUE_ONLY,
       Forms.SMMUV3_PRI_DENY,
       Forms.SMMUV3_REMOVE_PASID_NO_FLUSH,

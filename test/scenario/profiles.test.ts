@@ -104,7 +104,6 @@ describe('PROFILE.DATA: profiles are named sets of switches', () => {
     expect(historic.sort()).toEqual([
       'flush-ignores-pasid',
       'iommufd-accepts-failure',
-      'iommufd-replace-new-hwpt',
       'iommufd-write-count',
     ]);
   });

@@ -91,7 +91,22 @@ export interface SimulateOptions {
   scenarioRef?: string;
   /** Called with the built world before the run (benchmarks add their own engine events here). */
   setup?: (world: World) => void;
+  /** Called every PROGRESS_EVENTS events during the run (the CLI's progress bar). The run is the
+   * same with or without it: the engine loop is only resumed where it paused. */
+  progress?: (p: RunProgress) => void;
 }
+
+export interface RunProgress {
+  events: number;
+  virtual_time_ns: number;
+  /** DMA accesses finished, of the accesses the scenario's workloads plan (actions may stop some early). */
+  accesses_done: number;
+  accesses_total: number;
+  violations: number;
+}
+
+/** Engine events between two progress calls (~0.1–0.5 s of a pipeline run). */
+export const PROGRESS_EVENTS = 1 << 18;
 
 export interface SimulateResult {
   report: RunReport;
@@ -237,6 +252,18 @@ export interface PreparedRun {
   readonly extraViolations: Violation[];
 }
 
+/** Run in slices of PROGRESS_EVENTS events, reporting between them; same run as one `world.run`. */
+function runWithProgress(p: PreparedRun, untilNs: number | undefined, report: (p: RunProgress) => void): string {
+  const { world, stats, monitor, mode, scenario } = p;
+  const limit = world.sim.limits.maxEvents;
+  const total = scenario.workloads.reduce((n, w) => n + w.accesses, 0);
+  for (;;) {
+    const slice = world.sim.run({ maxEvents: Math.min(limit, world.sim.events + PROGRESS_EVENTS), ...(untilNs !== undefined ? { maxTimeNs: untilNs } : {}) });
+    if (slice.reason !== 'max-events' || world.sim.events >= limit) return slice.reason;
+    report({ events: world.sim.events, virtual_time_ns: world.sim.now, accesses_done: stats.dmaDone, accesses_total: total, violations: mode === 'off' ? 0 : monitor.violationCount() });
+  }
+}
+
 /** Simulate a validated scenario. Deterministic: the same scenario and options give the same report. */
 export function simulate(scenario: Scenario, opts: SimulateOptions = {}): SimulateResult {
   const p = prepareRun(scenario, opts);
@@ -245,7 +272,7 @@ export function simulate(scenario: Scenario, opts: SimulateOptions = {}): Simula
   let invariant: InvariantError | undefined;
   let stopReason: string;
   try {
-    stopReason = p.world.run(untilNs).reason;
+    stopReason = opts.progress === undefined ? p.world.run(untilNs).reason : runWithProgress(p, untilNs, opts.progress);
   } catch (e) {
     // A broken invariant — or any programmer error thrown inside a step — stops the run there; it
     // is reported with seed, virtual time and event count, and the run's replay command.

@@ -20,6 +20,7 @@ import {
   type OfflineResult,
   type RunReport,
   type SimulateOptions,
+  type SimulateResult,
 } from '../api.js';
 import { BUGS as BUG_TABLE } from '../scenario/bugs.js';
 import { FORMS, PROFILES, PROFILE_NAMES, SWITCH_NAMES, profilesWith, type ProfileName } from '../scenario/profiles.js';
@@ -179,7 +180,18 @@ export async function runCommand(ref: string | undefined, o: RunOpts): Promise<v
     if (o.check !== undefined) opts.check = o.check;
     if (o.maxEvents !== undefined) opts.maxEvents = o.maxEvents;
     if (o.recordChoices !== undefined) opts.recordChoices = true;
-    const r = simulate(scenario, opts);
+    // Long runs show a bar (after 2 s; never with --json or off a terminal): DMA accesses finished.
+    const progress = startProgress({ label: 'run', unit: 'accesses', total: 1, enabled: o.json !== true, delayMs: 2000 });
+    opts.progress = (p) => {
+      progress.setTotal(Math.max(1, p.accesses_total));
+      progress.update(p.accesses_done, p.violations);
+    };
+    let r: SimulateResult;
+    try {
+      r = simulate(scenario, opts);
+    } finally {
+      progress.stop();
+    }
     if (o.recordChoices !== undefined) {
       writeFileSync(o.recordChoices, JSON.stringify({ scenario: loaded.ref, ...(loaded.sets.length > 0 ? { set: loaded.sets } : {}), seed: r.report.seed, bugs: o.bug, until_ns: o.untilNs ?? null, choices: r.choices ?? [], ...(kernel !== undefined ? { kernel } : {}) }));
     }

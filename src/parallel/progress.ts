@@ -54,7 +54,8 @@ export function startProgress(o: ProgressOptions): Progress {
         bar = new SingleBar({
           stream,
           format: '{label} [{bar}] {value}/{total} {unit} | {rate}/s | ETA {eta_formatted} | violations {violations}',
-          hideCursor: true,
+          // The cursor stays visible: an interrupted run (Ctrl-C) leaves no terminal state to restore.
+          hideCursor: false,
           clearOnComplete: false,
           barsize: 30,
           etaBuffer: 50,

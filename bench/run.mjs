@@ -1,22 +1,30 @@
 // The bench suite: one child process per configuration (so peak RSS is per configuration), each
 // printing one JSON line; this driver prints the table. Figures are printed, never asserted.
+//   node bench/run.mjs [--quick] [prefix]
+// --quick (≤ 60 s): hold-1e4 and pipeline-cheap at 1e6 page requests, the same table.
+// prefix: only the rows whose name starts with it (rows outside the default set too, e.g. long-1e8).
 import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { dirname, join } from 'node:path';
-import { cpus } from 'node:os';
+import { cpus, loadavg } from 'node:os';
 
 const here = dirname(fileURLToPath(import.meta.url));
-const only = process.argv[2];
-const configs = [
+const argv = process.argv.slice(2);
+const quick = argv.includes('--quick');
+const only = argv.find((a) => !a.startsWith('--'));
+const hold = [
   { name: 'hold-1e2', args: ['hold.mjs', '100', '5000000'] },
   { name: 'hold-1e4', args: ['hold.mjs', '10000', '5000000'] },
   { name: 'hold-1e6', args: ['hold.mjs', '1000000', '5000000'] },
 ];
-const extra = await import('./configs.mjs').then((m) => m.default).catch(() => []);
-const all = [...configs, ...extra].filter((c) => only === undefined || c.name.startsWith(only));
+const { default: extra, optional, quickConfigs } = await import('./configs.mjs');
+const all = quick ? quickConfigs : only !== undefined ? [...hold, ...extra, ...optional] : [...hold, ...extra];
+const selected = all.filter((c) => only === undefined || c.name.startsWith(only));
 
+const started = process.hrtime.bigint();
+const load0 = loadavg()[0];
 const rows = [];
-for (const c of all) {
+for (const c of selected) {
   const r = spawnSync(process.execPath, ['--max-old-space-size=4096', join(here, c.args[0]), ...c.args.slice(1)], {
     encoding: 'utf8',
     maxBuffer: 1 << 24,
@@ -31,19 +39,27 @@ for (const c of all) {
   rows.push(row);
   console.log(JSON.stringify(row));
 }
+const wall = Number(process.hrtime.bigint() - started) / 1e9;
 
 const fmt = (x, d = 0) => (x === undefined ? '-' : Number(x).toLocaleString('en-US', { maximumFractionDigits: d }));
-console.log(`\nmachine: ${cpus()[0]?.model ?? 'unknown'} x${cpus().length}, node ${process.version}`);
-console.log('| configuration | page requests/s | events/s | ns/event | peak RSS (MB) |');
-console.log('|---|---:|---:|---:|---:|');
+console.log(`\nmachine: ${cpus()[0]?.model ?? 'unknown'} x${cpus().length}, node ${process.version}; load average ${load0.toFixed(2)} at start, ${loadavg()[0].toFixed(2)} at end; ${wall.toFixed(0)} s`);
+console.log('| configuration | page requests/s | schedules/s | events/s | ns/event | peak RSS (MB) |');
+console.log('|---|---:|---:|---:|---:|---:|');
 for (const r of rows)
-  console.log(`| ${r.config} | ${fmt(r.page_requests_per_s)} | ${fmt(r.events_per_s)} | ${fmt(r.ns_per_event, 1)} | ${fmt(r.peak_rss_mb, 1)} |`);
-const hold = rows.find((r) => r.config === 'hold-1e4');
-const cheap = rows.find((r) => r.config === 'pipeline-cheap');
-if (hold && cheap) console.log(`\npipeline-cheap events/s ÷ hold-1e4 events/s = ${(cheap.events_per_s / hold.events_per_s).toFixed(2)}`);
-const long = rows.find((r) => r.config === 'long');
-if (long?.peak_rss_mb_at_1e7 !== undefined)
-  console.log(`long: peak RSS ${long.peak_rss_mb_at_1e7.toFixed(1)} MB at 1e7 page requests, ${long.peak_rss_mb.toFixed(1)} MB at ${long.page_requests.toExponential(2)}`);
+  console.log(
+    `| ${r.config} | ${fmt(r.page_requests_per_s)} | ${fmt(r.schedules_per_s, 2)} | ${fmt(r.events_per_s)}${r.config.endsWith('-offline') ? ' (records/s)' : ''} | ${fmt(r.ns_per_event, 1)} | ${fmt(r.peak_rss_mb, 1)} |`,
+  );
+const h4 = rows.find((r) => r.config === 'hold-1e4');
+const cheap = rows.find((r) => r.config.startsWith('pipeline-cheap'));
+if (h4 && cheap) console.log(`\n${cheap.config} events/s ÷ hold-1e4 events/s = ${(cheap.events_per_s / h4.events_per_s).toFixed(2)}`);
+const j1 = rows.find((r) => r.config === 'explore-j1');
+const j2 = rows.find((r) => r.config === 'explore-j2');
+if (j1 && j2) console.log(`explore schedules/s, 2 threads ÷ 1 thread = ${(j2.schedules_per_s / j1.schedules_per_s).toFixed(2)}`);
+for (const long of rows.filter((r) => r.config.startsWith('long'))) {
+  const at = Object.keys(long).find((k) => k.startsWith('peak_rss_mb_at_'));
+  if (at !== undefined)
+    console.log(`${long.config}: peak RSS ${long[at].toFixed(1)} MB at ${at.slice('peak_rss_mb_at_'.length)} page requests, ${long.peak_rss_mb.toFixed(1)} MB at ${long.page_requests.toExponential(2)}`);
+}
 const off = rows.find((r) => r.config === 'check-offline');
 if (off) console.log(`check-offline: ${off.records.toLocaleString('en-US')} records, ${(off.file_bytes / 1e9).toFixed(2)} GB, ${Math.round(off.records_per_s).toLocaleString('en-US')} records/s`);
 const fit = rows.find((r) => r.config === 'fit-offline');

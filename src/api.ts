@@ -5,14 +5,16 @@
  */
 import type { InvariantError } from './sim/assert.js';
 import type { Scenario } from './scenario/schema.js';
-import { asInvariant, finishRun, prepareRun, type SimulateOptions, type SimulateResult } from './model/run.js';
+import { asInvariant, finishRun, prepareRun, PROGRESS_EVENTS, type PreparedRun, type RunProgress, type SimulateOptions, type SimulateResult } from './model/run.js';
 export {
   ResponseStats,
   asInvariant,
   finishRun,
   prepareRun,
   replayCommandLine,
+  PROGRESS_EVENTS,
   type PreparedRun,
+  type RunProgress,
   type SimulateOptions,
   type SimulateResult,
 } from './model/run.js';
@@ -105,6 +107,18 @@ export async function check(path: string, opts: CheckOptions = {}): Promise<Offl
   return checkFtraceFile(path, { mode, devices });
 }
 
+/** Run in slices of PROGRESS_EVENTS events, reporting between them; same run as one `world.run`. */
+function runWithProgress(p: PreparedRun, untilNs: number | undefined, report: (p: RunProgress) => void): string {
+  const { world, stats, monitor, mode, scenario } = p;
+  const limit = world.sim.limits.maxEvents;
+  const total = scenario.workloads.reduce((n, w) => n + w.accesses, 0);
+  for (;;) {
+    const slice = world.sim.run({ maxEvents: Math.min(limit, world.sim.events + PROGRESS_EVENTS), ...(untilNs !== undefined ? { maxTimeNs: untilNs } : {}) });
+    if (slice.reason !== 'max-events' || world.sim.events >= limit) return slice.reason;
+    report({ events: world.sim.events, virtual_time_ns: world.sim.now, accesses_done: stats.dmaDone, accesses_total: total, violations: mode === 'off' ? 0 : monitor.violationCount() });
+  }
+}
+
 /** Simulate a validated scenario. Deterministic: the same scenario and options give the same report. */
 export function simulate(scenario: Scenario, opts: SimulateOptions = {}): SimulateResult {
   const p = prepareRun(scenario, opts);
@@ -113,7 +127,7 @@ export function simulate(scenario: Scenario, opts: SimulateOptions = {}): Simula
   let invariant: InvariantError | undefined;
   let stopReason: string;
   try {
-    stopReason = p.world.run(untilNs).reason;
+    stopReason = opts.progress === undefined ? p.world.run(untilNs).reason : runWithProgress(p, untilNs, opts.progress);
   } catch (e) {
     // A broken invariant — or any programmer error thrown inside a step — stops the run there; it
     // is reported with seed, virtual time and event count, and the run's replay command.

@@ -10,7 +10,7 @@
 import type { Readable } from 'node:stream';
 import { readFtraceBatches, type FtraceDiagnostic } from '../io/ftrace.js';
 import { KIND_INFO, PrFlag, RespSource, TraceKind } from '../trace/events.js';
-import { readJsonlBatches, type JsonlDiagnostic } from '../trace/jsonl.js';
+import { readJsonl, type JsonlDiagnostic, type JsonlSink } from '../trace/jsonl.js';
 import { Monitor, type Balance, type LatencyStats, type MonitorOptions, type Violation } from './monitor.js';
 
 export interface OfflineDiagnostic {
@@ -118,7 +118,7 @@ const PRGI_LIMIT: readonly number[] = KIND_INFO.map((k) => (GRPID_KINDS.has(k.na
  */
 export function jsonlFieldDiagnostic(
   kind: number,
-  f: readonly number[],
+  f: ArrayLike<number>,
   lineNo: number,
   maxDevices: number,
 ): OfflineDiagnostic | undefined {
@@ -132,6 +132,39 @@ export function jsonlFieldDiagnostic(
     return { lineNo, message: `expected "prgi" in 0..${plim - 1} got ${f[pi]!}`, code: 'bad-field', severity: 'error' };
   }
   return undefined;
+}
+
+/** Feeds decoded JSONL events to the monitor after the field bounds (no allocation per event). */
+class JsonlCheckSink implements JsonlSink {
+  records = 0;
+  end = 0;
+  private readonly f = new Float64Array(6);
+  constructor(
+    private readonly m: Monitor,
+    readonly diags: Diagnostics,
+    private readonly maxDevices: number,
+  ) {}
+  diagnostic(d: JsonlDiagnostic): void {
+    this.diags.add(d);
+  }
+  event(lineNo: number, t: number, kind: number, f0: number, f1: number, f2: number, f3: number, f4: number, f5: number): void {
+    const f = this.f;
+    f[0] = f0;
+    f[1] = f1;
+    f[2] = f2;
+    f[3] = f3;
+    f[4] = f4;
+    f[5] = f5;
+    const bad = jsonlFieldDiagnostic(kind, f, lineNo, this.maxDevices);
+    if (bad !== undefined) {
+      this.diags.add(bad);
+      return;
+    }
+    this.records++;
+    if (t > this.end) this.end = t;
+    this.m.line = lineNo;
+    this.m.onEvent(t, kind, f0, f1, f2, f3, f4, f5);
+  }
 }
 
 /** Check an iopf JSONL trace (path or byte stream). */
@@ -148,29 +181,12 @@ export async function checkJsonl(source: string | Readable, opts: JsonlCheckOpti
   if (opts.flushContract !== undefined) mopts.flushContract = opts.flushContract;
   if (opts.maxViolations !== undefined) mopts.maxViolations = opts.maxViolations;
   const m = new Monitor(mopts);
-  const diags = new Diagnostics(opts.maxDiagnostics ?? 1000);
-  let records = 0;
-  let end = 0;
+  const sink = new JsonlCheckSink(m, new Diagnostics(opts.maxDiagnostics ?? 1000), maxDevices);
   const readOpts = opts.maxLineBytes === undefined ? {} : { maxLineBytes: opts.maxLineBytes };
-  for await (const batch of readJsonlBatches(source, readOpts)) {
-    for (const item of batch) {
-      if (item.type === 'diagnostic') {
-        diags.add(item.diagnostic);
-        continue;
-      }
-      const e = item.event;
-      const f = e.f;
-      const bad = jsonlFieldDiagnostic(e.kind, f, e.lineNo, maxDevices);
-      if (bad !== undefined) {
-        diags.add(bad);
-        continue;
-      }
-      records++;
-      if (e.t > end) end = e.t;
-      m.line = e.lineNo;
-      m.onEvent(e.t, e.kind, f[0], f[1], f[2], f[3], f[4], f[5]);
-    }
-  }
+  await readJsonl(source, sink, readOpts);
+  const end = sink.end;
+  const diags = sink.diags;
+  const records = sink.records;
   m.line = undefined;
   m.finish(end);
   return result('jsonl', records, m, diags, end);

@@ -20,6 +20,7 @@ import {
   type OfflineResult,
   type RunReport,
   type SimulateOptions,
+  type SimulateResult,
 } from '../api.js';
 import { BUGS as BUG_TABLE } from '../scenario/bugs.js';
 import { FORMS, PROFILES, PROFILE_NAMES, SWITCH_NAMES, profilesWith, type ProfileName } from '../scenario/profiles.js';
@@ -30,7 +31,13 @@ import { FtraceWriter } from '../trace/ftrace-writer.js';
 import { PerfettoWriter } from '../trace/perfetto.js';
 import type { TraceSink } from '../trace/tracer.js';
 import { PrefixChooser, ReplayChooser } from '../sim/random.js';
-import { Metrics } from '../report/metrics.js';
+import type { Percentiles } from '../report/metrics.js';
+import type { SimJob } from '../parallel/jobs.js';
+import { createExecutor, defaultJobs, mapOrdered } from '../parallel/pool.js';
+import { exploreDepthFirst } from '../parallel/depth-first.js';
+import { startProgress } from '../parallel/progress.js';
+import { parseShard, shardSeeds } from '../parallel/shard.js';
+import { SweepBuilder, mergeSweeps, serializeSweep, summarizeSweep, sweepFileSchema, type SweepFile, type SweepSummary } from '../parallel/sweep.js';
 import { EXIT, UsageError, printJson } from './output.js';
 import { parseOverrides, shellWord } from '../scenario/overrides.js';
 
@@ -175,7 +182,18 @@ export async function runCommand(ref: string | undefined, o: RunOpts): Promise<v
     if (o.check !== undefined) opts.check = o.check;
     if (o.maxEvents !== undefined) opts.maxEvents = o.maxEvents;
     if (o.recordChoices !== undefined) opts.recordChoices = true;
-    const r = simulate(scenario, opts);
+    // Long runs show a bar (after 2 s; never with --json or off a terminal): DMA accesses finished.
+    const progress = startProgress({ label: 'run', unit: 'accesses', total: 1, enabled: o.json !== true, delayMs: 2000 });
+    opts.progress = (p) => {
+      progress.setTotal(Math.max(1, p.accesses_total));
+      progress.update(p.accesses_done, p.violations);
+    };
+    let r: SimulateResult;
+    try {
+      r = simulate(scenario, opts);
+    } finally {
+      progress.stop();
+    }
     if (o.recordChoices !== undefined) {
       writeFileSync(o.recordChoices, JSON.stringify({ scenario: loaded.ref, ...(loaded.sets.length > 0 ? { set: loaded.sets } : {}), seed: r.report.seed, bugs: o.bug, until_ns: o.untilNs ?? null, choices: r.choices ?? [], ...(kernel !== undefined ? { kernel } : {}) }));
     }
@@ -289,8 +307,11 @@ export function listCommand(what: string, name: string | undefined, o: { json?: 
   });
 }
 
-export function exploreCommand(ref: string | undefined, o: { runs: number; seed: number; mode: 'random' | 'exhaustive'; bug: string[]; kernel?: string; json?: boolean; set: string[] }): void {
-  wrap(() => {
+export async function exploreCommand(
+  ref: string | undefined,
+  o: { runs: number; seed: number; mode: 'random' | 'exhaustive'; bug: string[]; kernel?: string; json?: boolean; jobs?: number; set: string[] },
+): Promise<void> {
+  await wrapAsync(async () => {
     checkBugs(o.bug);
     const kernel = checkKernel(o.kernel);
     const k = kernel !== undefined ? { kernel } : {};
@@ -298,40 +319,50 @@ export function exploreCommand(ref: string | undefined, o: { runs: number; seed:
     const { scenario } = loaded;
     const shown = refWithSets(loaded);
     if (o.runs < 1 || o.runs > 1_000_000) throw new UsageError('--runs: expected 1..1000000');
-    const found: { seed: number; violations: number; rules: string[]; replay: string; choices?: number[] }[] = [];
+    const threads = Math.min(o.jobs ?? defaultJobs(), o.runs);
+    const progress = startProgress({ label: 'explore', unit: 'schedules', total: o.runs, enabled: o.json !== true });
+    const exec = createExecutor(threads);
+    let found: { seed: number; violations: number; rules: string[]; replay: string; choices?: number[] } | undefined;
     let runs = 0;
-    if (o.mode === 'random') {
-      for (let s = o.seed; s < o.seed + o.runs; s++) {
-        const r = simulate(scenario, { seed: s, bugs: o.bug, scenarioRef: shown, ...k });
-        runs++;
-        if (r.report.violations_total > 0) {
-          found.push({ seed: s, violations: r.report.violations_total, rules: [...new Set(r.report.violations.map((v) => v.rule))], replay: r.report.replay });
-          break;
+    try {
+      if (o.mode === 'random') {
+        // Seeds in order; the first failing one stops the search (later seeds already running on
+        // other threads are dropped), so the report is the one-thread report.
+        await mapOrdered(seedJobs({ scenario, scenarioRef: shown, bugs: o.bug, ...k }, o.seed, o.seed + o.runs - 1), exec.run, {
+          concurrency: threads,
+          onResult: (r) => {
+            runs++;
+            progress.update(runs, r.violations_total);
+            if (r.violations_total === 0) return true;
+            found = { seed: r.seed, violations: r.violations_total, rules: r.rules, replay: r.replay };
+            return false;
+          },
+        });
+      } else {
+        // Depth-first over same-time orderings and fault-site outcomes, with the seed fixed.
+        const res = await exploreDepthFirst({ scenario, scenarioRef: shown, seed: o.seed, bugs: o.bug, ...k }, exec.run, {
+          maxRuns: o.runs,
+          concurrency: threads,
+          onRun: (r, _prefix, n) => {
+            progress.update(n, r.violations_total);
+            return true;
+          },
+        });
+        runs = res.runs;
+        if (res.found !== undefined) {
+          const r = res.found.result;
+          found = { seed: o.seed, violations: r.violations_total, rules: r.rules, replay: r.replay, choices: res.found.choices };
         }
       }
-    } else {
-      // Depth-first over same-time orderings and fault-site outcomes, with the seed fixed.
-      let prefix: number[] = [];
-      for (;;) {
-        const chooser = new PrefixChooser(prefix);
-        const r = simulate(scenario, { seed: o.seed, bugs: o.bug, chooser, scenarioRef: shown, ...k });
-        runs++;
-        if (r.report.violations_total > 0) {
-          found.push({ seed: o.seed, violations: r.report.violations_total, rules: [...new Set(r.report.violations.map((v) => v.rule))], replay: r.report.replay, choices: chooser.taken });
-          break;
-        }
-        // Next prefix: the deepest choice with an untried alternative.
-        let i = chooser.taken.length - 1;
-        while (i >= 0 && chooser.taken[i]! + 1 >= chooser.arity[i]!) i--;
-        if (i < 0 || runs >= o.runs) break;
-        prefix = [...chooser.taken.slice(0, i), chooser.taken[i]! + 1];
-      }
+    } finally {
+      progress.stop();
+      await exec.close();
     }
-    const out = { scenario: shown, mode: o.mode, runs, found: found.length > 0 ? found[0] : null };
+    const out = { scenario: shown, mode: o.mode, runs, found: found ?? null };
     if (o.json === true) printJson(out);
-    else if (found.length === 0) process.stdout.write(`explore: ${runs} schedules of "${shown}", no violation\n`);
+    else if (found === undefined) process.stdout.write(`explore: ${runs} schedules of "${shown}", no violation\n`);
     else {
-      const f = found[0]!;
+      const f = found;
       process.stdout.write(`explore: schedule ${runs} of "${shown}" breaks ${f.rules.join(', ')} (${f.violations} violations)\n`);
       if (f.choices !== undefined) {
         const file = `iopf-explore-${Date.now()}.json`;
@@ -339,8 +370,13 @@ export function exploreCommand(ref: string | undefined, o: { runs: number; seed:
         process.stdout.write(`replay: iopf replay ${file}\n`);
       } else process.stdout.write(`replay: ${f.replay}\n`);
     }
-    if (found.length > 0) process.exitCode = EXIT.VIOLATION;
+    if (found !== undefined) process.exitCode = EXIT.VIOLATION;
   });
+}
+
+/** Jobs for seeds first..last of one scenario, produced lazily. */
+function* seedJobs(base: Omit<SimJob, 'seed'>, first: number, last: number): Generator<SimJob> {
+  for (let seed = first; seed <= last; seed++) yield { ...base, seed };
 }
 
 const choicesFile = z.strictObject({
@@ -380,90 +416,127 @@ export function replayCommand(path: string, o: { json?: boolean; trace?: string 
   });
 }
 
-const shardFile = z.strictObject({
-  scenario: z.string(),
-  kernel: z.enum(PROFILE_NAMES).optional(),
-  seeds: z.array(z.number().int()),
-  runs: z.array(z.strictObject({ seed: z.number().int(), trace_sha256: z.string(), violations_total: z.number().int(), page_requests: z.number().int(), events: z.number().int() })),
-  histograms: z.record(z.string(), z.string()),
-});
-type ShardResult = z.infer<typeof shardFile>;
-
-function summarizeShard(s: ShardResult): Record<string, unknown> {
-  const m = new Metrics();
-  m.merge(s.histograms);
-  return {
-    scenario: s.scenario,
-    ...(s.kernel !== undefined ? { kernel: s.kernel } : {}),
-    runs: s.runs.length,
-    failing_seeds: s.runs.filter((r) => r.violations_total > 0).map((r) => r.seed),
-    page_requests: s.runs.reduce((a, r) => a + r.page_requests, 0),
-    latency_ns: m.summary('group_latency_ns'),
-    sva_ns: m.summary('sva_ns'),
-    iommufd_ns: m.summary('iommufd_ns'),
-  };
+interface SweepOpts {
+  seeds: string;
+  shard?: string;
+  out?: string;
+  json?: boolean;
+  jobs?: number;
+  bug: string[];
+  set: string[];
+  kernel?: string;
 }
 
-export function sweepCommand(ref: string | undefined, o: { seeds: string; shard?: string; out?: string; json?: boolean; set: string[]; kernel?: string; bug: string[] }): void {
-  wrap(() => {
+/** `--out` with {index} and {count} replaced (one file name per cluster task). */
+function shardOutPath(pattern: string, index: number, count: number): string {
+  return pattern.replaceAll('{index}', String(index)).replaceAll('{count}', String(count));
+}
+
+function writeText(path: string, text: string): void {
+  try {
+    writeFileSync(path, text);
+  } catch (e) {
+    throw new UsageError(`cannot write ${path}: ${(e as Error).message}`);
+  }
+}
+
+function printSweep(summary: SweepSummary, json: boolean): void {
+  if (json) {
+    printJson(summary);
+    return;
+  }
+  const p = (x: Percentiles): string => (x.count === 0 ? 'none' : `p50 ${x.p50} ns, p99 ${x.p99} ns, max ${x.max} ns (n=${x.count})`);
+  const lines = [
+    `sweep of "${summary.scenario}" (kernel ${summary.kernel})${summary.bugs.length > 0 ? ` with ${summary.bugs.join(', ')}` : ''}: seeds ${summary.seeds}, shards ${summary.shards}: ${summary.runs} runs, ${summary.page_requests.toLocaleString('en-US')} page requests`,
+    `group latency: ${p(summary.latency_ns)}`,
+    `sva handler: ${p(summary.sva_ns)}`,
+    `iommufd handler: ${p(summary.iommufd_ns)}`,
+  ];
+  if (summary.failing_seeds.length === 0) lines.push('failing seeds: none');
+  else {
+    lines.push(`failing seeds: ${summary.failing_seeds.length}`);
+    for (const f of summary.failing.slice(0, 20)) lines.push(`  seed ${f.seed}: ${f.rules.join(', ')}`);
+    if (summary.failing_seeds.length > 20) lines.push(`  … ${summary.failing_seeds.length - 20} more (--json lists them)`);
+  }
+  process.stdout.write(`${lines.join('\n')}\n`);
+}
+
+export async function sweepCommand(ref: string | undefined, o: SweepOpts): Promise<void> {
+  await wrapAsync(async () => {
     checkBugs(o.bug);
     const kernel = checkKernel(o.kernel);
     const m = /^(\d+)\.\.(\d+)$/.exec(o.seeds);
-    if (m === null || Number(m[2]) < Number(m[1])) throw new UsageError(`--seeds: expected a..b with a <= b, got "${o.seeds}"`);
-    let shard = 0;
-    let shards = 1;
+    if (m === null || Number(m[2]) < Number(m[1]) || !Number.isSafeInteger(Number(m[2]))) throw new UsageError(`--seeds: expected a..b with a <= b, got "${o.seeds}"`);
+    const first = Number(m[1]);
+    const last = Number(m[2]);
+    let shard = { index: 0, count: 1 };
     if (o.shard !== undefined) {
-      const s = /^(\d+)\/(\d+)$/.exec(o.shard);
-      if (s === null || Number(s[2]) < 1 || Number(s[1]) >= Number(s[2])) throw new UsageError(`--shard: expected i/N with 0 <= i < N, got "${o.shard}"`);
-      shard = Number(s[1]);
-      shards = Number(s[2]);
+      const p = parseShard(o.shard, process.env);
+      if (!p.ok) throw new UsageError(p.error);
+      shard = p.shard;
+      if (o.shard === 'auto' && o.json !== true) process.stderr.write(`iopf sweep: ${p.source}\n`);
     }
+    if (o.shard === 'auto' && o.out === undefined) throw new UsageError('--shard auto: give --out, e.g. --out shard-{index}-of-{count}.json');
     const loaded = load(ref, o.set);
     const { scenario } = loaded;
+    // The scenario with its --set overrides names the sweep: shards of differently set sweeps do not merge.
     const shown = refWithSets(loaded);
-    const metrics = new Metrics();
-    const result: ShardResult = { scenario: shown, kernel: kernel ?? scenario.kernel, seeds: [], runs: [], histograms: {} };
-    for (let seed = Number(m[1]); seed <= Number(m[2]); seed++) {
-      if ((seed - Number(m[1])) % shards !== shard) continue;
-      const r = simulate(scenario, { seed, scenarioRef: shown, bugs: o.bug, ...(kernel !== undefined ? { kernel } : {}) });
-      result.seeds.push(seed);
-      result.runs.push({ seed, trace_sha256: r.report.trace_sha256, violations_total: r.report.violations_total, page_requests: r.report.page_requests, events: r.report.events });
-      metrics.merge(r.metrics.encode());
+    const seeds = shardSeeds(first, last, shard);
+    const builder = new SweepBuilder({ scenario: shown, kernel: kernel ?? scenario.kernel, bugs: o.bug, seed_range: { first, last }, shards: { count: shard.count, indices: [shard.index] } });
+    const threads = Math.max(1, Math.min(o.jobs ?? defaultJobs(), seeds.length));
+    const progress = startProgress({ label: 'sweep', unit: 'seeds', total: seeds.length, enabled: o.json !== true });
+    const exec = createExecutor(threads);
+    const jobs = seeds.map((seed): SimJob => ({ scenario, scenarioRef: shown, seed, bugs: o.bug, ...(kernel !== undefined ? { kernel } : {}), want: { histograms: true } }));
+    try {
+      // Results come back in seed order, whatever thread ran them: the histograms are merged in
+      // that order and the runs listed in it.
+      await mapOrdered(jobs, exec.run, {
+        concurrency: threads,
+        onResult: (r) => {
+          builder.add(r);
+          progress.update(builder.count, builder.violations);
+          return true;
+        },
+      });
+    } finally {
+      progress.stop();
+      await exec.close();
     }
-    result.histograms = metrics.encode();
-    if (o.out !== undefined) writeFileSync(o.out, JSON.stringify(result));
-    const summary = summarizeShard(result);
-    if (o.json === true) printJson(summary);
-    else process.stdout.write(`${JSON.stringify(summary, null, 2)}\n`);
-    if (result.runs.some((r) => r.violations_total > 0)) process.exitCode = EXIT.VIOLATION;
+    const file = builder.build();
+    if (o.out !== undefined) writeText(shardOutPath(o.out, shard.index, shard.count), serializeSweep(file));
+    printSweep(summarizeSweep(file), o.json === true);
+    if (builder.failing > 0) process.exitCode = EXIT.VIOLATION;
   });
 }
 
-export function mergeCommand(files: string[], o: { json?: boolean }): void {
+export function mergeCommand(files: string[], o: { json?: boolean; out?: string; allowPartial?: boolean }): void {
   wrap(() => {
-    const merged: ShardResult = { scenario: '', seeds: [], runs: [], histograms: {} };
-    const metrics = new Metrics();
+    const inputs: { name: string; file: SweepFile }[] = [];
     for (const f of files) {
       let data: unknown;
       try {
         data = JSON.parse(readFileSync(f, 'utf8'));
       } catch (e) {
-        throw new UsageError(`${f}: not a readable shard result (${(e as Error).message})`);
+        throw new UsageError(`${f}: not a readable sweep result (${(e as Error).message})`);
       }
-      const p = shardFile.safeParse(data);
-      if (!p.success) throw new UsageError(`${f}: not a shard result: ${p.error.issues[0]?.path.join('.') ?? ''} ${p.error.issues[0]?.message ?? ''}`);
-      if (merged.scenario !== '' && merged.scenario !== p.data.scenario) throw new UsageError(`${f}: shard of scenario "${p.data.scenario}", others are "${merged.scenario}"`);
-      if (merged.scenario !== '' && merged.kernel !== p.data.kernel) throw new UsageError(`${f}: shard of kernel "${p.data.kernel ?? '?'}", others are "${merged.kernel ?? '?'}"`);
-      merged.scenario = p.data.scenario;
-      if (p.data.kernel !== undefined) merged.kernel = p.data.kernel;
-      merged.seeds.push(...p.data.seeds);
-      merged.runs.push(...p.data.runs);
-      metrics.merge(p.data.histograms);
+      const p = sweepFileSchema.safeParse(data);
+      if (!p.success) {
+        const i = p.error.issues[0];
+        throw new UsageError(`${f}: not a sweep result (\`iopf sweep --out\`): ${i?.path.join('.') ?? ''}: ${i?.message ?? ''}`);
+      }
+      inputs.push({ name: f, file: p.data });
     }
-    merged.histograms = metrics.encode();
-    const summary = summarizeShard(merged);
-    if (o.json === true) printJson(summary);
-    else process.stdout.write(`${JSON.stringify(summary, null, 2)}\n`);
+    const r = mergeSweeps(inputs);
+    if (!r.ok) throw new UsageError(r.error);
+    if (r.missing.length > 0) {
+      const msg = `shards ${r.missing.join(', ')} of ${r.file.shards.count} are missing`;
+      if (o.allowPartial !== true) throw new UsageError(`merge: ${msg} (--allow-partial merges what is there)`);
+      process.stderr.write(`iopf merge: warning: ${msg}\n`);
+    }
+    if (o.out !== undefined) writeText(o.out, serializeSweep(r.file));
+    const summary = summarizeSweep(r.file);
+    printSweep(summary, o.json === true);
+    if (summary.failing_seeds.length > 0) process.exitCode = EXIT.VIOLATION;
   });
 }
 

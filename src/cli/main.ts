@@ -17,6 +17,12 @@ function parseIntOption(name: string) {
   };
 }
 const collect = (v: string, prev: string[]): string[] => [...prev, v];
+const jobsOption = (): Option =>
+  new Option('--jobs <n>', 'worker threads (default: every core, os.availableParallelism()); results do not depend on it').argParser((v: string) => {
+    const n = parseIntOption('--jobs')(v);
+    if (n < 1 || n > 1024) throw new UsageError(`--jobs: expected 1..1024, got ${n}`);
+    return n;
+  });
 
 export function buildProgram(): Command {
   const program = new Command();
@@ -78,7 +84,8 @@ export function buildProgram(): Command {
       '--kernel <profile>',
       "kernel profile instead of the scenario's kernel: (reference | mainline | seed | v6.9 | v6.7; see `iopf list profiles`)",
     )
-    .option('--json', 'print one JSON document')
+    .addOption(jobsOption())
+    .option('--json', 'print one JSON document (and no progress bar)')
     .action(exploreCommand);
 
   program
@@ -94,21 +101,24 @@ export function buildProgram(): Command {
     .description('run a scenario over many seeds (optionally one shard of them) and write mergeable results')
     .argument('[scenario]', 'scenario file or shipped name')
     .option('--seeds <a..b>', 'seed range, inclusive', '1..10')
-    .option('--shard <i/N>', 'run only shard i of N (0-based)')
-    .option('--out <file.json>', 'write the shard result here')
+    .option('--shard <i/N|auto>', 'run only shard i of N (0-based; seeds dealt round-robin); auto: from SLURM_ARRAY_TASK_ID/_COUNT (or _MIN/_MAX) or JOB_COMPLETION_INDEX + IOPF_SHARD_COUNT')
+    .option('--out <file.json>', 'write the result for `iopf merge` here ({index} and {count} are replaced by the shard\'s)')
     .option('--set <path=value>', 'override a scenario field before validation, e.g. iopf.workers=1 (repeatable)', collect, [])
     .option('--bug <name>', 'switch on a known bug or form on top of the profile (repeatable)', collect, [])
     .option(
       '--kernel <profile>',
       "kernel profile instead of the scenario's kernel: (reference | mainline | seed | v6.9 | v6.7; see `iopf list profiles`)",
     )
-    .option('--json', 'print one JSON document')
+    .addOption(jobsOption())
+    .option('--json', 'print one JSON document (and no progress bar)')
     .action(sweepCommand);
 
   program
     .command('merge')
-    .description('merge sweep shard results (histograms merge exactly)')
-    .argument('<files...>', 'shard result files')
+    .description('merge sweep results (shards of one sweep); the merged file equals the one-process sweep\'s, byte for byte')
+    .argument('<files...>', 'sweep result files (`iopf sweep --out`)')
+    .option('--out <file.json>', 'write the merged sweep result here')
+    .option('--allow-partial', 'merge even when some shards are missing (warns)')
     .option('--json', 'print one JSON document')
     .action(mergeCommand);
 

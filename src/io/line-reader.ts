@@ -12,6 +12,7 @@
  * chunks (the common case for ftrace text) are decoded as latin1, which V8 does fastest.
  */
 import { createReadStream } from 'node:fs';
+import { open } from 'node:fs/promises';
 import { isAscii, isUtf8 } from 'node:buffer';
 import type { Readable } from 'node:stream';
 
@@ -63,6 +64,32 @@ function utf8(buf: Buffer, start: number, end: number): string {
 
 export function isLineError(item: LineItem): item is LineError {
   return 'error' in item;
+}
+
+/**
+ * Receives lines as bytes, not strings (the fast path of `pushBytes`): `buf[start, end)` is the line
+ * without its terminator, valid only during the call. Lines the splitter itself rejects (too long)
+ * arrive through `error`. A consumer that cannot use the bytes directly decodes them with
+ * `decodeLine`, which applies the same NUL / UTF-8 / byte-order-mark rules as the text path.
+ */
+export interface ByteLineSink {
+  bytes(buf: Buffer, start: number, end: number, lineNo: number): void;
+  error(e: LineError): void;
+}
+
+/** A line's bytes as text, or why they are not text (NUL byte, invalid UTF-8). */
+export function decodeLine(buf: Buffer, start: number, end: number, lineNo: number): LineItem {
+  const nul = buf.indexOf(0, start);
+  if (nul >= 0 && nul < end) return { lineNo, error: 'binary', bytes: end - start, column: nul - start + 1 };
+  const line = buf.subarray(start, end);
+  if (isAscii(line)) return { lineNo, text: latin1(buf, start, end) };
+  if (isUtf8(line)) {
+    const text = utf8(buf, start, end);
+    // A UTF-8 byte order mark on the first line is an encoding artefact, not content.
+    return { lineNo, text: lineNo === 1 && text.charCodeAt(0) === 0xfeff ? text.slice(1) : text };
+  }
+  const bad = firstInvalidUtf8(buf, start, end);
+  return { lineNo, error: 'invalid-utf8', bytes: end - start, column: (bad < 0 ? 0 : bad - start) + 1 };
 }
 
 /** Offset of the first byte that breaks UTF-8 in `buf[start, end)`, or -1. Only on the error path. */
@@ -181,6 +208,59 @@ export class LineSplitter {
     if (this.skipping || this.carryLen > 0) this.finishCarried(Buffer.alloc(0), out);
   }
 
+  /**
+   * Split `chunk` and hand each line to `sink` as bytes: no string, no object per line. The chunk
+   * may be reused by the caller afterwards (a line that straddles chunks is copied).
+   */
+  pushBytes(chunk: Buffer, sink: ByteLineSink): void {
+    const len = chunk.length;
+    if (len === 0) return;
+    let pos = 0;
+    if (this.skipping || this.carryLen > 0) {
+      const nl = chunk.indexOf(LF);
+      if (nl < 0) {
+        this.extend(Buffer.from(chunk));
+        return;
+      }
+      this.finishCarriedBytes(chunk.subarray(0, nl), sink);
+      pos = nl + 1;
+    }
+    const max = this.maxLineBytes;
+    for (;;) {
+      const nl = chunk.indexOf(LF, pos);
+      if (nl < 0) break;
+      const lineNo = ++this.lineNo;
+      let end = nl;
+      if (end > pos && chunk[end - 1] === CR) end--;
+      if (end - pos > max) sink.error({ lineNo, error: 'line-too-long', bytes: end - pos });
+      else sink.bytes(chunk, pos, end, lineNo);
+      pos = nl + 1;
+    }
+    if (pos < len) this.extend(Buffer.from(chunk.subarray(pos)));
+  }
+
+  /** `end` for `pushBytes`. */
+  endBytes(sink: ByteLineSink): void {
+    if (this.skipping || this.carryLen > 0) this.finishCarriedBytes(Buffer.alloc(0), sink);
+  }
+
+  private finishCarriedBytes(tail: Buffer, sink: ByteLineSink): void {
+    const lineNo = ++this.lineNo;
+    const endsInCr = (tail.length > 0 ? tail[tail.length - 1] : this.lastByte) === CR;
+    const total = this.carryLen + tail.length;
+    if (this.skipping || total > this.maxLineBytes + 1 || (endsInCr ? total - 1 : total) > this.maxLineBytes) {
+      const bytes = this.skipLen + total - (endsInCr ? 1 : 0);
+      this.resetCarry();
+      sink.error({ lineNo, error: 'line-too-long', bytes });
+      return;
+    }
+    const pieces = this.carry;
+    this.resetCarry();
+    if (tail.length > 0) pieces.push(tail);
+    const line = pieces.length === 1 ? pieces[0]! : Buffer.concat(pieces, total);
+    sink.bytes(line, 0, endsInCr ? total - 1 : total, lineNo);
+  }
+
   /** Add bytes of a line whose end is not yet seen; switch to skipping once it is too long. */
   private extend(piece: Buffer): void {
     this.lastByte = piece[piece.length - 1]!;
@@ -253,6 +333,31 @@ export class LineSplitter {
       });
     }
   }
+}
+
+/**
+ * Hand every line of `source` (a path or a byte stream) to `sink` as bytes. A path is read with
+ * one reused buffer (no allocation per chunk); memory is that buffer plus the longest line.
+ */
+export async function readByteLines(source: string | Readable, sink: ByteLineSink, opts: ReadLinesOptions = {}): Promise<void> {
+  const splitter = new LineSplitter(opts.maxLineBytes ?? DEFAULT_MAX_LINE_BYTES);
+  const size = opts.highWaterMark ?? DEFAULT_HIGH_WATER_MARK;
+  if (typeof source === 'string') {
+    const fh = await open(source, 'r');
+    try {
+      const buf = Buffer.allocUnsafe(size);
+      for (;;) {
+        const { bytesRead } = await fh.read(buf, 0, size, null);
+        if (bytesRead === 0) break;
+        splitter.pushBytes(bytesRead === size ? buf : buf.subarray(0, bytesRead), sink);
+      }
+    } finally {
+      await fh.close();
+    }
+  } else {
+    for await (const chunk of source as AsyncIterable<Buffer | string>) splitter.pushBytes(typeof chunk === 'string' ? Buffer.from(chunk, 'utf8') : chunk, sink);
+  }
+  splitter.endBytes(sink);
 }
 
 function openSource(source: string | Readable, highWaterMark: number): Readable {

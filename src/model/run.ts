@@ -37,7 +37,22 @@ export interface SimulateOptions {
   scenarioRef?: string;
   /** Called with the built world before the run (benchmarks add their own engine events here). */
   setup?: (world: World) => void;
+  /** Called every PROGRESS_EVENTS events during the run (the CLI's progress bar). The run is the
+   * same with or without it: the engine loop is only resumed where it paused. */
+  progress?: (p: RunProgress) => void;
 }
+
+export interface RunProgress {
+  events: number;
+  virtual_time_ns: number;
+  /** DMA accesses finished, of the accesses the scenario's workloads plan (actions may stop some early). */
+  accesses_done: number;
+  accesses_total: number;
+  violations: number;
+}
+
+/** Engine events between two progress calls (~0.1–0.5 s of a pipeline run). */
+export const PROGRESS_EVENTS = 1 << 18;
 
 export interface SimulateResult {
   report: RunReport;

@@ -1,7 +1,10 @@
 /**
- * The event queue: a binary min-heap ordered by (time, seq), in typed arrays. Event data lives in
- * slot-indexed columns; the heap orders slot numbers only, so a sift moves one integer. Time and
- * seq are compared separately (never packed into one double, which would lose precision).
+ * The event queue: a 4-ary min-heap ordered by (time, seq), in typed arrays. Event data lives in
+ * slot-indexed columns; the heap orders slot numbers, with each entry's (time, seq) key copied
+ * beside it in heap order, so a sift compares keys without chasing slots (cache-friendly) and a
+ * level of the tree is half as deep as a binary heap's. Time and seq are compared separately (never
+ * packed into one double, which would lose precision). (time, seq) is a total order, so the pop
+ * order — and every trace — is the same as with any other correct priority queue.
  */
 import { assert } from './assert.js';
 
@@ -15,8 +18,10 @@ export class EventHeap {
   p: Int32Array;
   /** Ordering channel: same-time events of one channel keep FIFO order; -1 = none. */
   ch: Int32Array;
-  /** heap[i] = slot at heap position i. */
+  /** heap[i] = slot at heap position i; hTime[i], hSeq[i] = its key. */
   private heap: Int32Array;
+  private hTime: Float64Array;
+  private hSeq: Float64Array;
   private freeSlots: Int32Array;
   private freeTop = 0;
   private nextSlot = 0;
@@ -35,6 +40,8 @@ export class EventHeap {
     this.p = new Int32Array(this.capacity);
     this.ch = new Int32Array(this.capacity);
     this.heap = new Int32Array(this.capacity);
+    this.hTime = new Float64Array(this.capacity);
+    this.hSeq = new Float64Array(this.capacity);
     this.freeSlots = new Int32Array(this.capacity);
   }
 
@@ -54,14 +61,10 @@ export class EventHeap {
     this.p = g(this.p, (n) => new Int32Array(n));
     this.ch = g(this.ch, (n) => new Int32Array(n));
     this.heap = g(this.heap, (n) => new Int32Array(n));
+    this.hTime = g(this.hTime, (n) => new Float64Array(n));
+    this.hSeq = g(this.hSeq, (n) => new Float64Array(n));
     this.freeSlots = g(this.freeSlots, (n) => new Int32Array(n));
     this.capacity = cap;
-  }
-
-  private less(x: number, y: number): boolean {
-    const tx = this.time[x]!;
-    const ty = this.time[y]!;
-    return tx < ty || (tx === ty && this.seq[x]! < this.seq[y]!);
   }
 
   /** Insert; returns the slot. */
@@ -82,15 +85,23 @@ export class EventHeap {
   /** Place `slot` at the end of the heap and move it up to its (time, seq) position. */
   private siftUp(slot: number): void {
     const heap = this.heap;
+    const hTime = this.hTime;
+    const hSeq = this.hSeq;
+    const t = this.time[slot]!;
+    const q = this.seq[slot]!;
     let i = this.size++;
     while (i > 0) {
-      const parent = (i - 1) >> 1;
-      const ps = heap[parent]!;
-      if (!this.less(slot, ps)) break;
-      heap[i] = ps;
+      const parent = (i - 1) >> 2;
+      const pt = hTime[parent]!;
+      if (t > pt || (t === pt && q >= hSeq[parent]!)) break;
+      heap[i] = heap[parent]!;
+      hTime[i] = pt;
+      hSeq[i] = hSeq[parent]!;
       i = parent;
     }
     heap[i] = slot;
+    hTime[i] = t;
+    hSeq[i] = q;
   }
 
   /** Slot of the minimum, or -1 when empty. */
@@ -105,29 +116,40 @@ export class EventHeap {
   pop(): number {
     assert(this.size > 0, 'EventHeap.pop on empty heap');
     const heap = this.heap;
+    const hTime = this.hTime;
+    const hSeq = this.hSeq;
     const top = heap[0]!;
-    const last = heap[--this.size]!;
-    const n = this.size;
+    const n = --this.size;
     if (n > 0) {
+      // Sift the last entry down from the root: at each level, the least of up to four children.
+      const last = heap[n]!;
+      const lt = hTime[n]!;
+      const lq = hSeq[n]!;
       let i = 0;
       for (;;) {
-        const l = 2 * i + 1;
-        if (l >= n) break;
-        const r = l + 1;
-        let c = l;
-        let cs = heap[l]!;
-        if (r < n) {
-          const rs = heap[r]!;
-          if (this.less(rs, cs)) {
-            c = r;
-            cs = rs;
+        const first = 4 * i + 1;
+        if (first >= n) break;
+        let c = first;
+        let ct = hTime[first]!;
+        let cq = hSeq[first]!;
+        const end = first + 4 < n ? first + 4 : n;
+        for (let k = first + 1; k < end; k++) {
+          const kt = hTime[k]!;
+          if (kt < ct || (kt === ct && hSeq[k]! < cq)) {
+            c = k;
+            ct = kt;
+            cq = hSeq[k]!;
           }
         }
-        if (!this.less(cs, last)) break;
-        heap[i] = cs;
+        if (lt < ct || (lt === ct && lq < cq)) break;
+        heap[i] = heap[c]!;
+        hTime[i] = ct;
+        hSeq[i] = cq;
         i = c;
       }
       heap[i] = last;
+      hTime[i] = lt;
+      hSeq[i] = lq;
     }
     return top;
   }

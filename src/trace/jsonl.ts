@@ -8,7 +8,7 @@
  */
 import { closeSync, openSync, writeSync } from 'node:fs';
 import type { Readable } from 'node:stream';
-import { isLineError, readLineBatches, type LineError, type ReadLinesOptions } from '../io/line-reader.js';
+import { decodeLine, isLineError, readByteLines, readLineBatches, type ByteLineSink, type LineError, type ReadLinesOptions } from '../io/line-reader.js';
 import { KIND_BY_NAME, KIND_INFO, TRACE_KIND_COUNT, kindFieldsJson } from './events.js';
 import type { TraceSink } from './tracer.js';
 
@@ -160,11 +160,121 @@ const C_9 = 57;
 const C_MINUS = 45;
 const C_QUOTE = 34;
 
+/** Per kind: the `,"name":` prefixes as bytes (the byte fast path compares them in place). */
+const FAST_KEY_BYTES: readonly (readonly Uint8Array[])[] = FAST_KEYS.map((keys) => keys.map((k) => Buffer.from(k, 'latin1')));
+const NAME_BYTES: readonly Uint8Array[] = KIND_INFO.map((k) => Buffer.from(k.name, 'latin1'));
+/** Kind by a hash of its name's bytes (-1: two names share the hash, take the string path). */
+function nameHash(b: Uint8Array, start: number, end: number): number {
+  let h = 0x811c9dc5;
+  for (let i = start; i < end; i++) h = Math.imul(h ^ b[i]!, 0x01000193);
+  return h >>> 0;
+}
+const KIND_BY_HASH = new Map<number, number>();
+NAME_BYTES.forEach((n, kind) => {
+  const h = nameHash(n, 0, n.length);
+  KIND_BY_HASH.set(h, KIND_BY_HASH.has(h) ? -1 : kind);
+});
+const HEAD_T = Buffer.from('{"t":', 'latin1');
+const HEAD_EV = Buffer.from(',"ev":"', 'latin1');
+
+/** Where decoded events and diagnostics go (the offline checker; no object per event). */
+export interface JsonlSink {
+  event(lineNo: number, t: number, kind: number, f0: number, f1: number, f2: number, f3: number, f4: number, f5: number): void;
+  diagnostic(d: JsonlDiagnostic): void;
+}
+
 export class JsonlParser {
   private lastT = -1;
   private lastTLine = 0;
   /** Scan position of the fast path. */
   private pos = 0;
+  /** Field values of the line being scanned by the byte fast path. */
+  private readonly fv = new Float64Array(6);
+
+  /** `prefix` at `buf[pos]` (bounded by `end`)? */
+  private static has(buf: Uint8Array, pos: number, end: number, prefix: Uint8Array): boolean {
+    const n = prefix.length;
+    if (pos + n > end) return false;
+    for (let k = 0; k < n; k++) if (buf[pos + k] !== prefix[k]) return false;
+    return true;
+  }
+
+  /** The byte twin of `int`: a decimal integer at `pos`, stopping at `end`, or NaN. */
+  private intBytes(buf: Uint8Array, end: number): number {
+    let i = this.pos;
+    let neg = false;
+    if (i < end && buf[i] === C_MINUS) {
+      neg = true;
+      i++;
+    }
+    const start = i;
+    let v = 0;
+    while (i < end) {
+      const c = buf[i]!;
+      if (c < C_0 || c > C_9) break;
+      v = v * 10 + (c - C_0);
+      i++;
+    }
+    const digits = i - start;
+    if (digits === 0 || digits > 15 || (digits > 1 && buf[start] === C_0)) return NaN;
+    this.pos = i;
+    return neg ? (v === 0 ? NaN : -v) : v;
+  }
+
+  /**
+   * `fast` on the line's bytes: the canonical line decoded without making a string. Succeeds only
+   * on pure-ASCII canonical lines (every byte it accepts is one of the format's), so NUL and UTF-8
+   * checks are not needed here; anything else returns false and takes the text path.
+   */
+  private fastBytes(buf: Uint8Array, start: number, end: number, lineNo: number, sink: JsonlSink): boolean {
+    if (!JsonlParser.has(buf, start, end, HEAD_T)) return false;
+    this.pos = start + 5;
+    const t = this.intBytes(buf, end);
+    if (!(t >= 0) || !JsonlParser.has(buf, this.pos, end, HEAD_EV)) return false;
+    const nameStart = this.pos + 7;
+    let nameEnd = nameStart;
+    while (nameEnd < end && buf[nameEnd] !== C_QUOTE) nameEnd++;
+    if (nameEnd >= end) return false;
+    const kind = KIND_BY_HASH.get(nameHash(buf, nameStart, nameEnd));
+    if (kind === undefined || kind < 0) return false;
+    const name = NAME_BYTES[kind]!;
+    if (name.length !== nameEnd - nameStart || !JsonlParser.has(buf, nameStart, nameEnd, name)) return false;
+    this.pos = nameEnd + 1;
+    const keys = FAST_KEY_BYTES[kind]!;
+    const slots = FAST_SLOTS[kind]!;
+    const fv = this.fv;
+    fv[0] = fv[1] = fv[2] = fv[3] = fv[4] = fv[5] = 0;
+    for (let k = 0; k < keys.length; k++) {
+      const key = keys[k]!;
+      if (!JsonlParser.has(buf, this.pos, end, key)) return false;
+      this.pos += key.length;
+      const v = this.intBytes(buf, end);
+      if (v !== v) return false;
+      fv[slots[k]!] = v;
+    }
+    if (this.pos !== end - 1 || buf[this.pos] !== 125 /* } */) return false;
+    if (t < this.lastT) return false;
+    this.lastT = t;
+    this.lastTLine = lineNo;
+    sink.event(lineNo, t, kind, fv[0], fv[1], fv[2], fv[3], fv[4], fv[5]);
+    return true;
+  }
+
+  /** One line given as bytes (`buf[start, end)`, no terminator): the byte fast path, else the text path. */
+  bytes(buf: Buffer, start: number, end: number, lineNo: number, sink: JsonlSink): void {
+    if (this.fastBytes(buf, start, end, lineNo, sink)) return;
+    const item = decodeLine(buf, start, end, lineNo);
+    if (isLineError(item)) {
+      sink.diagnostic(lineErrorDiagnostic(item, 0));
+      return;
+    }
+    const out: JsonlItem[] = [];
+    this.line(item.text, lineNo, out);
+    for (const o of out) {
+      if (o.type === 'diagnostic') sink.diagnostic(o.diagnostic);
+      else sink.event(o.lineNo, o.t, o.kind, o.f[0], o.f[1], o.f[2], o.f[3], o.f[4], o.f[5]);
+    }
+  }
 
   /** A decimal integer at `pos` (optionally negative, at most 15 digits so it is exact), or NaN. */
   private int(text: string): number {
@@ -177,8 +287,10 @@ export class JsonlParser {
     const start = i;
     let v = 0;
     for (;;) {
+      // charCodeAt past the end is NaN, which compares false both ways: test for a digit, so a
+      // line that ends inside a number (a truncated trace) stops here instead of looping forever.
       const c = text.charCodeAt(i);
-      if (c < C_0 || c > C_9) break;
+      if (!(c >= C_0 && c <= C_9)) break;
       v = v * 10 + (c - C_0);
       i++;
     }
@@ -347,6 +459,25 @@ export async function* readJsonlBatches(
     }
     if (out.length > 0) yield out;
   }
+}
+
+/**
+ * Stream a JSONL trace (path or byte stream) into `sink`: the offline checker's path. Lines are
+ * parsed from the read buffer's bytes (no string and no object per canonical line); the events and
+ * diagnostics are exactly those of `readJsonlBatches`.
+ */
+export async function readJsonl(source: string | Readable, sink: JsonlSink, opts: ReadLinesOptions = {}): Promise<void> {
+  const parser = new JsonlParser();
+  const max = opts.maxLineBytes ?? 1 << 20;
+  const lines: ByteLineSink = {
+    bytes: (buf, start, end, lineNo) => {
+      parser.bytes(buf, start, end, lineNo, sink);
+    },
+    error: (e) => {
+      sink.diagnostic(lineErrorDiagnostic(e, max));
+    },
+  };
+  await readByteLines(source, lines, opts);
 }
 
 /** Parse JSONL held in memory (tests, small inputs). */

@@ -46,7 +46,7 @@ export {
 } from './handlers/iommufd/abi.js';
 export { Errno, errnoName, type ErrnoName } from './sim/errno.js';
 export type { ScriptStep, ScriptExpect } from './scenario/schema.js';
-import { Monitor, type MonitorMode } from './check/monitor.js';
+import { Monitor, type MonitorMode, type Violation as MonitorViolation } from './check/monitor.js';
 import { hintsFromScenario, ftraceDevicesFromScenario } from './check/hints.js';
 import type { RunReport, Violation } from './report/run-report.js';
 import type { Metrics, Percentiles } from './report/metrics.js';
@@ -101,6 +101,11 @@ export interface SimulateResult {
   invariant: InvariantError | undefined;
   /** The run's histograms (mergeable across shards). */
   metrics: Metrics;
+  /** The checker's violations as found, with the event ordinal and subject of each (the
+   * counterexample's starting point); empty when checking was off. */
+  checkerViolations: readonly MonitorViolation[];
+  /** Violations per rule, all of them counted (stored ones are capped). */
+  violationsByRule: Record<string, number>;
 }
 
 /** Counts responses by code and per-handler latency from the trace (a cheap sink). */
@@ -370,5 +375,5 @@ export function finishRun(p: PreparedRun, stopReason: string, invariant: Invaria
     replay: replayCommandLine(opts.scenarioRef ?? scenario.name, seed, bugs.filter((b) => !scenario.bugs.includes(b)), untilNs, opts.kernel),
     histograms: encodeDocumentHistograms(m),
   };
-  return { report, choices: world.choices(), invariant, metrics: world.metrics };
+  return { report, choices: world.choices(), invariant, metrics: world.metrics, checkerViolations: mode === 'off' ? [] : monitor.violations(), violationsByRule: mode === 'off' ? {} : monitor.violationsByRule() };
 }

@@ -32,12 +32,12 @@ export const CORE_RULES: readonly RuleDef[] = [
       deferred(_k, dev, pasid, seq) {
         for (const [id, g] of st.groups) {
           if (g.dev === dev && g.pasid === pasid && g.seq < seq) {
-            v.violate(`group ${id} of device ${dev} PASID ${pasid} still pending after the flush`, false);
+            v.violate(`group ${id} of device ${dev} PASID ${pasid} still pending after the flush`, false, { dev, pasid, group: id });
           }
         }
         for (const [req, p] of st.partials) {
           if (p.dev === dev && p.pasid === pasid && p.seq < seq) {
-            v.violate(`partial fault ${req} of device ${dev} PASID ${pasid} survived the flush`, false);
+            v.violate(`partial fault ${req} of device ${dev} PASID ${pasid} survived the flush`, false, { dev, pasid, req });
           }
         }
       },
@@ -163,7 +163,7 @@ export const CORE_RULES: readonly RuleDef[] = [
         deferred(_k, dev, _b, seq) {
           v.mark();
           for (const [id, g] of st.groups) {
-            if (g.dev === dev && g.seq < seq) v.violate(`group ${id} of device ${dev} still pending after remove_device`, false);
+            if (g.dev === dev && g.seq < seq) v.violate(`group ${id} of device ${dev} still pending after remove_device`, false, { dev, group: id });
           }
         },
       };
@@ -186,12 +186,12 @@ export const CORE_RULES: readonly RuleDef[] = [
         v.mark();
         if (kind === T.DEVICE_REMOVE) {
           for (const [req, p] of st.partials) {
-            if (p.dev === a && p.seq < seq) v.violate(`partial fault ${req} of device ${a} survived remove_device`, false);
+            if (p.dev === a && p.seq < seq) v.violate(`partial fault ${req} of device ${a} survived remove_device`, false, { dev: a, req });
           }
         } else {
           for (const [req, p] of st.partials) {
             if (st.devIommu[p.dev] === a && p.seq < seq) {
-              v.violate(`partial fault ${req} of device ${p.dev} survived discard_partial of IOMMU ${a}`, false);
+              v.violate(`partial fault ${req} of device ${p.dev} survived discard_partial of IOMMU ${a}`, false, { dev: p.dev, req });
             }
           }
         }

@@ -331,6 +331,17 @@ function slice(ring: EventRing, v: CheckerViolation, focus: Focus, scenario: Sce
       } else if (seenRequest && (k === K.RESPONSE_RECV || k === K.AUTO_RESPONSE || (k === K.RESPONSE_SEND && ring.f(i, 4) >= 0))) break;
     }
   }
+  // The instance ends at the first answer the function sees after the anchor (its PRG index may
+  // then serve another group): later slot events belong to other instances.
+  let close = end;
+  if (prgi !== undefined) {
+    for (let i = anchor + 1; i < end; i++) {
+      if (isSlot(i) && (ring.kind(i) === K.RESPONSE_RECV || ring.kind(i) === K.AUTO_RESPONSE)) {
+        close = i;
+        break;
+      }
+    }
+  }
   // Context from the last bind of the PASID on this device before the instance.
   let ctx = start;
   let mm = -1;
@@ -348,7 +359,7 @@ function slice(ring: EventRing, v: CheckerViolation, focus: Focus, scenario: Sce
     const k = ring.kind(i);
     const d = ring.f(i, 0);
     if (i >= start) {
-      if (REQ_KINDS.has(k) && d === dev && reqs.has(ring.f(i, 3)) && !(k === K.AUTO_RESPONSE && !isSlot(i))) {
+      if (REQ_KINDS.has(k) && d === dev && reqs.has(ring.f(i, 3))) {
         keep.add(i);
         continue;
       }
@@ -361,7 +372,7 @@ function slice(ring: EventRing, v: CheckerViolation, focus: Focus, scenario: Sce
         keep.add(i);
         continue;
       }
-      if ((k === K.RESPONSE_SEND || k === K.RESPONSE_RECV || k === K.AUTO_RESPONSE) && isSlot(i)) {
+      if ((k === K.RESPONSE_SEND || k === K.RESPONSE_RECV || k === K.AUTO_RESPONSE) && isSlot(i) && i <= close) {
         keep.add(i);
         continue;
       }
@@ -396,10 +407,10 @@ function slice(ring: EventRing, v: CheckerViolation, focus: Focus, scenario: Sce
         break;
     }
   }
-  // Partial faults of the device queued after the instance's requests and still listed at the
-  // violation: what a walk of the partial list meets (e.g. a flush's newest-first walk).
-  for (let i = start; i <= end; i++) {
-    if (ring.kind(i) !== K.PARTIAL_ADD || ring.f(i, 0) !== dev || reqs.has(ring.f(i, 3))) continue;
+  // The newest partial fault of another PASID still listed at the violation: where a walk of the
+  // device's partial list (newest first, as the flush does) starts.
+  for (let i = end; i > start; i--) {
+    if (ring.kind(i) !== K.PARTIAL_ADD || ring.f(i, 0) !== dev || reqs.has(ring.f(i, 3)) || ring.f(i, 1) === pasid) continue;
     const r = ring.f(i, 3);
     const pg = ring.f(i, 2);
     let gone = false;
@@ -408,6 +419,7 @@ function slice(ring: EventRing, v: CheckerViolation, focus: Focus, scenario: Sce
       gone = (k === K.PARTIAL_FREE && ring.f(j, 3) === r) || (k === K.GROUP_FORM && ring.f(j, 0) === dev && ring.f(j, 2) === pg);
     }
     if (!gone) keep.add(i);
+    break;
   }
   // The rest of the violation's instant: the operation whose step broke the rule is traced when it
   // returns (device_remove, flush_end, …), and the driver's report call after the core's answer.

@@ -89,6 +89,9 @@ export interface SimulateOptions {
   recordChoices?: boolean;
   /** How to name the scenario in the replay command (a path or shipped name). */
   scenarioRef?: string;
+  /** Leave the report's encoded histograms out (explorers and shrinkers make thousands of small
+   * runs and read only the violations; encoding is most of a small run's cost). */
+  noHistograms?: boolean;
   /** Called with the built world before the run (benchmarks add their own engine events here). */
   setup?: (world: World) => void;
 }
@@ -291,7 +294,8 @@ export function prepareRun(shipped: Scenario, opts: SimulateOptions = {}, worldE
   const scenario: Scenario = kernelOverride === undefined ? shipped : { ...shipped, kernel: kernelOverride };
   const seed = opts.seed ?? scenario.seed ?? 1;
   const mode: MonitorMode = opts.check ?? scenario.check;
-  const monitor = new Monitor({ mode, ...hintsFromScenario(scenario) });
+  // Per-device state sized to the scenario (the monitor's default, 256 devices, costs ~6 MB a run).
+  const monitor = new Monitor({ mode, maxDevices: Math.max(1, scenario.devices.length), ...hintsFromScenario(scenario) });
   const sinks: TraceSink[] = [];
   if (mode !== 'off') sinks.push(monitor);
   sinks.push(...(opts.sinks ?? []));
@@ -373,7 +377,7 @@ export function finishRun(p: PreparedRun, stopReason: string, invariant: Invaria
     },
     counters,
     replay: replayCommandLine(opts.scenarioRef ?? scenario.name, seed, bugs.filter((b) => !scenario.bugs.includes(b)), untilNs, opts.kernel),
-    histograms: encodeDocumentHistograms(m),
+    ...(opts.noHistograms === true ? {} : { histograms: encodeDocumentHistograms(m) }),
   };
   return { report, choices: world.choices(), invariant, metrics: world.metrics, checkerViolations: mode === 'off' ? [] : monitor.violations(), violationsByRule: mode === 'off' ? {} : monitor.violationsByRule() };
 }

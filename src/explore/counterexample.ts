@@ -469,7 +469,7 @@ export interface CounterexampleOptions extends Omit<SimulateOptions, 'sinks'> {
 export function counterexample(scenario: Scenario, opts: CounterexampleOptions): Counterexample | undefined {
   const ring = new EventRing();
   const { rule: wanted, ...simOpts } = opts;
-  const r = simulate(scenario, { ...simOpts, sinks: [ring] });
+  const r = simulate(scenario, { ...simOpts, noHistograms: true, sinks: [ring] });
   return explain(scenario, ring, r.checkerViolations, r.violationsByRule, wanted);
 }
 

@@ -35,13 +35,13 @@ export function tryGenerated(seed: number, bugs: readonly string[], gen: Generat
   // it would break the same rule).
   const avoid = gen.kernel === undefined && bugs.length > 0 ? [...new Set(bugs.flatMap((b) => profilesWith(b)))] : [];
   const { doc, scenario } = generateScenario(seed, avoid.length > 0 ? { ...gen, avoidKernels: avoid } : gen);
-  const r = simulate(scenario, { seed, bugs });
+  const r = simulate(scenario, { seed, bugs, noHistograms: true });
   if (r.report.violations_total === 0) return undefined;
   const rules = [...new Set(r.report.violations.map((v) => v.rule))];
   let rule = rules[0]!;
   if (bugs.length > 0) {
     const wanted = bugRules(bugs);
-    const clean = new Set(simulate(scenario, { seed }).report.violations.map((v) => v.rule));
+    const clean = new Set(simulate(scenario, { seed, noHistograms: true }).report.violations.map((v) => v.rule));
     const found = rules.find((x) => wanted.has(x) && !clean.has(x));
     if (found === undefined) return undefined;
     rule = found;

@@ -48,8 +48,10 @@ export function kernelProfiles(): string[] {
   return enumOptions(scenarioSchema.shape.kernel);
 }
 
+/** Families with a page request queue the generated traffic can reach ('mock', the selftest's
+ * mock IOMMU, takes faults from a uAPI script only). */
 export function iommuFamilies(): string[] {
-  return enumOptions(iommuSchema.def.innerType.shape.family);
+  return enumOptions(iommuSchema.def.innerType.shape.family).filter((f) => f !== 'mock');
 }
 
 class Draw {
@@ -257,7 +259,14 @@ export function generateDoc(seed: number, opts: GenerateOptions = {}): ScenarioI
       case 'iommufd_detach':
       case 'iommufd_replace': {
         const p = d.pick(op === 'iommufd_replace' ? pairs.filter((q) => q.kind === 'iommufd') : ifd);
-        actions.push({ op, at_ns: atFor(p), device: p.dev, process: p.proc });
+        const a: Record<string, unknown> = { op, at_ns: atFor(p), device: p.dev, process: p.proc };
+        // Replace onto the same fault object, another one, or a hwpt without one.
+        if (op === 'iommufd_replace') {
+          const to = d.weighted<string>([[2, 'same'], [1, 'none'], [1, 'other']]);
+          if (to === 'none') a.fault = null;
+          else if (to === 'other') a.fault = d.pick(faultNames);
+        }
+        actions.push(a);
         break;
       }
       default: {

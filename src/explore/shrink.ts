@@ -318,7 +318,7 @@ export class Shrinker {
   }
 
   private opts(extra: Partial<SimulateOptions>): SimulateOptions {
-    const o: SimulateOptions = { seed: this.input.seed, ...extra };
+    const o: SimulateOptions = { seed: this.input.seed, noHistograms: true, ...extra };
     if (this.input.untilNs !== undefined) o.untilNs = this.input.untilNs;
     return o;
   }

@@ -17,9 +17,9 @@ import { ReplayChooser } from '../../src/sim/random.js';
 /** Generator seed of the first finding when searching from seed 1 (`explore --generate --bug X`). */
 const FIRST_FINDING: Record<string, number> = {
   'vtd-response-pasid-always': 1,
-  'flush-ignores-pasid': 8,
+  'flush-ignores-pasid': 33,
   'flush-partial-stops-early': 81,
-  'no-pending-warning-response': 8,
+  'no-pending-warning-response': 33,
   'error-response-per-request': 81,
   'iommufd-write-count': 1,
   'iommufd-accepts-failure': 2,
@@ -27,6 +27,7 @@ const FIRST_FINDING: Record<string, number> = {
   'amd-complete-ppr-raw': 3,
   'vtd-resp-code-raw': 1,
   'amd-grpid-last-bit': 7,
+  'iommufd-replace-new-hwpt': 735,
 };
 
 describe('explore --generate finds, attributes and shrinks every known bug', () => {

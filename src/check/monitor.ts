@@ -16,6 +16,7 @@ import type { TraceSink } from '../trace/tracer.js';
 import { formatJsonlEvent } from '../trace/jsonl.js';
 import type { MonitorMode, MonitorOptions } from './options.js';
 import { RULES, RULE_DEFS, type RuleCheck, type Verdict } from './rules/index.js';
+import type { ViolationSubject } from './rules/rule.js';
 import { CheckState, type Balance, type Deferrable } from './state.js';
 
 export type { MonitorMode, MonitorOptions } from './options.js';
@@ -29,7 +30,15 @@ export interface Violation {
   readonly events?: string;
   /** Line of the triggering event in an offline trace. */
   readonly line?: number;
+  /** Ordinal (1-based) of the event being processed when the rule broke: the triggering event
+   * when `events` is set, else the event whose instant's deferred or end-of-run check found it
+   * (the counterexample's slice ends there). */
+  readonly seq?: number;
+  /** What a check without a triggering event was about (deferred and end-of-run checks). */
+  readonly subject?: ViolationSubject;
 }
+
+export type { ViolationSubject } from './rules/rule.js';
 
 export interface LatencyStats {
   count: number;
@@ -54,8 +63,8 @@ class RuleVerdict implements Verdict {
   mark(): void {
     this.m.exercised[this.rule] = 1;
   }
-  violate(detail: string, withEvent = true): void {
-    this.m.record(this.rule, detail, withEvent);
+  violate(detail: string, withEvent = true, subject?: ViolationSubject): void {
+    this.m.record(this.rule, detail, withEvent, subject);
   }
   defer(kind: number, a: number, b: number): void {
     const c = this.check;
@@ -150,17 +159,19 @@ export class Monitor implements TraceSink {
   }
 
   /** A violation of rule (catalogue index); the triggering event is attached when `withEvent`. */
-  record(rule: number, detail: string, withEvent: boolean): void {
+  record(rule: number, detail: string, withEvent: boolean, subject?: ViolationSubject): void {
     this.exercised[rule] = 1;
     this.total++;
     this.perRule[rule]!++;
     if (this.stored.length >= this.maxViolations) return;
     const c = this.cur;
-    const v: { rule: string; time_ns: number; detail: string; events?: string; line?: number } = {
+    const v: { rule: string; time_ns: number; detail: string; events?: string; line?: number; seq: number; subject?: ViolationSubject } = {
       rule: RULES[rule]!.id,
       time_ns: this.st.now,
       detail,
+      seq: this.st.seq,
     };
+    if (subject !== undefined) v.subject = subject;
     if (withEvent) v.events = formatJsonlEvent(c[0], c[1], c[2], c[3], c[4], c[5], c[6], c[7]);
     if (withEvent && this.line !== undefined) v.line = this.line;
     this.stored.push(v);

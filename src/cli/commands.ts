@@ -40,6 +40,7 @@ import { parseShard, shardSeeds } from '../parallel/shard.js';
 import { SweepBuilder, mergeSweeps, serializeSweep, summarizeSweep, sweepFileSchema, type SweepFile, type SweepSummary } from '../parallel/sweep.js';
 import { EXIT, UsageError, printJson } from './output.js';
 import { parseOverrides, shellWord } from '../scenario/overrides.js';
+import { exploreGenerateCommand, runCounterexample, shrinkCommand, type ExploreGenerateOpts } from './generate.js';
 
 /** Load a scenario with its `--set` overrides (validated together); bad input prints and exits 2. */
 export function load(ref: string | undefined, sets: readonly string[] = []): LoadedScenario {
@@ -194,6 +195,11 @@ export async function runCommand(ref: string | undefined, o: RunOpts): Promise<v
     } finally {
       progress.stop();
     }
+    if (r.report.violations_total > 0 && opts.check !== 'off') {
+      const { sinks: _s, progress: _p, ...again } = opts;
+      const ce = runCounterexample(scenario, again);
+      if (ce !== undefined) r.report.counterexample = ce;
+    }
     if (o.recordChoices !== undefined) {
       writeFileSync(o.recordChoices, JSON.stringify({ scenario: loaded.ref, ...(loaded.sets.length > 0 ? { set: loaded.sets } : {}), seed: r.report.seed, bugs: o.bug, until_ns: o.untilNs ?? null, choices: r.choices ?? [], ...(kernel !== undefined ? { kernel } : {}) }));
     }
@@ -309,9 +315,25 @@ export function listCommand(what: string, name: string | undefined, o: { json?: 
 
 export async function exploreCommand(
   ref: string | undefined,
-  o: { runs: number; seed: number; mode: 'random' | 'exhaustive'; bug: string[]; kernel?: string; json?: boolean; jobs?: number; set: string[] },
+  o: { runs?: number; seed: number; mode: 'random' | 'exhaustive'; bug: string[]; kernel?: string; json?: boolean; jobs?: number; set: string[]; generate?: boolean; time?: string; shrink?: boolean; out?: string },
 ): Promise<void> {
   await wrapAsync(async () => {
+    if (o.generate === true) {
+      if (ref !== undefined) throw new UsageError('explore --generate draws its own scenarios: give no scenario file');
+      if (o.mode !== 'random') throw new UsageError('explore --generate: --mode exhaustive needs a scenario');
+      if (o.set.length > 0) throw new UsageError('explore --generate: --set needs a scenario (generated scenarios are drawn whole)');
+      const g: ExploreGenerateOpts = { seed: o.seed, bug: o.bug };
+      if (o.runs !== undefined) g.runs = o.runs;
+      if (o.time !== undefined) g.time = o.time;
+      if (o.kernel !== undefined) g.kernel = o.kernel;
+      if (o.json !== undefined) g.json = o.json;
+      if (o.shrink !== undefined) g.shrink = o.shrink;
+      if (o.out !== undefined) g.out = o.out;
+      exploreGenerateCommand(g);
+      return;
+    }
+    if (o.time !== undefined || o.out !== undefined) throw new UsageError('--time and --out go with --generate');
+    o.runs ??= 100;
     checkBugs(o.bug);
     const kernel = checkKernel(o.kernel);
     const k = kernel !== undefined ? { kernel } : {};
@@ -412,7 +434,19 @@ export function replayCommand(path: string, o: { json?: boolean; trace?: string 
     if (c.kernel !== undefined) opts.kernel = c.kernel;
     if (c.until_ns !== null) opts.untilNs = c.until_ns;
     const r = simulate(scenario, opts);
+    if (r.report.violations_total > 0) {
+      const again: SimulateOptions = { seed: c.seed, bugs: c.bugs, chooser: c.mode === 'prefix' ? new PrefixChooser(c.choices) : new ReplayChooser(c.choices), scenarioRef: ref };
+      if (c.until_ns !== null) again.untilNs = c.until_ns;
+      const ce = runCounterexample(scenario, again);
+      if (ce !== undefined) r.report.counterexample = ce;
+    }
     finishRun(r.report, o.json === true);
+  });
+}
+
+export function shrinkCmd(ref: string, o: { seed?: number; bug: string[]; kernel?: string; json?: boolean; out?: string; maxRuns?: number }): void {
+  wrap(() => {
+    shrinkCommand(ref, o);
   });
 }
 

@@ -4,7 +4,7 @@
  * Exit codes: 0 clean, 1 a rule was violated or an invariant broke, 2 bad input or usage.
  */
 import { Command, CommanderError, Option } from 'commander';
-import { runCommand, reportCommand, checkCommand, schemaCommand, listCommand, exploreCommand, replayCommand, sweepCommand, mergeCommand } from './commands.js';
+import { runCommand, reportCommand, checkCommand, schemaCommand, listCommand, exploreCommand, replayCommand, sweepCommand, mergeCommand, shrinkCmd } from './commands.js';
 import { UsageError, EXIT } from './output.js';
 import { fitCommand, compareCommand } from './fit-commands.js';
 
@@ -73,10 +73,10 @@ export function buildProgram(): Command {
 
   program
     .command('explore')
-    .description('search schedules of a scenario for rule violations (random seeds, or exhaustive same-time orderings)')
-    .argument('[scenario]', 'scenario file or shipped name')
-    .option('--runs <n>', 'how many schedules to try', parseIntOption('--runs'), 100)
-    .option('--seed <n>', 'first seed', parseIntOption('--seed'), 1)
+    .description('search schedules of a scenario for rule violations (random seeds, or exhaustive same-time orderings), or — with --generate — search generated scenarios, then shrink what fails')
+    .argument('[scenario]', 'scenario file or shipped name (not with --generate)')
+    .option('--runs <n>', 'how many schedules (or generated scenarios) to try (default 100)', parseIntOption('--runs'))
+    .option('--seed <n>', 'first seed (with --generate: first generator seed)', parseIntOption('--seed'), 1)
     .addOption(new Option('--mode <mode>', 'random seeds, or depth-first over same-time choices').choices(['random', 'exhaustive']).default('random'))
     .option('--bug <name>', 'switch on a known bug or form on top of the profile (repeatable)', collect, [])
     .option('--set <path=value>', 'override a scenario field before validation, e.g. iopf.workers=1 (repeatable)', collect, [])
@@ -85,8 +85,24 @@ export function buildProgram(): Command {
       "kernel profile instead of the scenario's kernel: (reference | mainline | seed | v6.9 | v6.7; see `iopf list profiles`)",
     )
     .addOption(jobsOption())
+    .option('--generate', 'draw whole scenarios from the generator (swarm testing) instead of one scenario')
+    .option('--time <duration>', 'with --generate: wall-clock budget, e.g. 60s (instead of --runs)')
+    .option('--no-shrink', 'with --generate: keep the failing scenario as found')
+    .option('--out <dir>', 'with --generate: folder for the failing and shrunk scenario files (default: .)')
     .option('--json', 'print one JSON document (and no progress bar)')
     .action(exploreCommand);
+
+  program
+    .command('shrink')
+    .description('shrink a failing scenario (or choice file, or `run --json` document) to a minimal one breaking the same rule; print its counterexample')
+    .argument('<input>', 'scenario file or shipped name, choice file (.json from --record-choices), or run --json document')
+    .option('--seed <n>', 'seed of the failing run (default: the input\'s)', parseIntOption('--seed'))
+    .option('--bug <name>', 'known-bug variant the failure needs (repeatable)', collect, [])
+    .option('--kernel <profile>', 'run under this kernel profile instead of the scenario\'s')
+    .option('--out <file.yaml>', 'where to write the minimal scenario (default: NAME-min.yaml)')
+    .option('--max-runs <n>', 're-runs allowed (default 2000)', parseIntOption('--max-runs'))
+    .option('--json', 'print one JSON document')
+    .action(shrinkCmd);
 
   program
     .command('replay')

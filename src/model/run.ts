@@ -9,7 +9,7 @@ import type { Scenario } from '../scenario/schema.js';
 import type { ProfileName } from '../scenario/profiles.js';
 import type { TraceSink } from '../trace/tracer.js';
 import { TraceKind, PciRespCode, HandlerType, RespSource } from '../trace/events.js';
-import { Monitor, type MonitorMode } from '../check/monitor.js';
+import { Monitor, type MonitorMode, type Violation as MonitorViolation } from '../check/monitor.js';
 import { hintsFromScenario } from '../check/hints.js';
 import type { RunReport, Violation } from '../report/run-report.js';
 import type { Metrics, Percentiles } from '../report/metrics.js';
@@ -35,6 +35,9 @@ export interface SimulateOptions {
   recordChoices?: boolean;
   /** How to name the scenario in the replay command (a path or shipped name). */
   scenarioRef?: string;
+  /** Leave the report's encoded histograms out (explorers and shrinkers make thousands of small
+   * runs and read only the violations; encoding is most of a small run's cost). */
+  noHistograms?: boolean;
   /** Called with the built world before the run (benchmarks add their own engine events here). */
   setup?: (world: World) => void;
   /** Called every PROGRESS_EVENTS events during the run (the CLI's progress bar). The run is the
@@ -62,6 +65,11 @@ export interface SimulateResult {
   invariant: InvariantError | undefined;
   /** The run's histograms (mergeable across shards). */
   metrics: Metrics;
+  /** The checker's violations as found, with the event ordinal and subject of each (the
+   * counterexample's starting point); empty when checking was off. */
+  checkerViolations: readonly MonitorViolation[];
+  /** Violations per rule, all of them counted (stored ones are capped). */
+  violationsByRule: Record<string, number>;
 }
 
 /** Counts responses by code and per-handler latency from the trace (a cheap sink). */
@@ -180,7 +188,8 @@ export function prepareRun(shipped: Scenario, opts: SimulateOptions = {}, worldE
   const scenario: Scenario = kernelOverride === undefined ? shipped : { ...shipped, kernel: kernelOverride };
   const seed = opts.seed ?? scenario.seed ?? 1;
   const mode: MonitorMode = opts.check ?? scenario.check;
-  const monitor = new Monitor({ mode, ...hintsFromScenario(scenario) });
+  // Per-device state sized to the scenario (the monitor's default, 256 devices, costs ~6 MB a run).
+  const monitor = new Monitor({ mode, maxDevices: Math.max(1, scenario.devices.length), ...hintsFromScenario(scenario) });
   const sinks: TraceSink[] = [];
   if (mode !== 'off') sinks.push(monitor);
   sinks.push(...(opts.sinks ?? []));
@@ -262,7 +271,7 @@ export function finishRun(p: PreparedRun, stopReason: string, invariant: Invaria
     },
     counters,
     replay: replayCommandLine(opts.scenarioRef ?? scenario.name, seed, bugs.filter((b) => !scenario.bugs.includes(b)), untilNs, opts.kernel),
-    histograms: encodeDocumentHistograms(m),
+    ...(opts.noHistograms === true ? {} : { histograms: encodeDocumentHistograms(m) }),
   };
-  return { report, choices: world.choices(), invariant, metrics: world.metrics };
+  return { report, choices: world.choices(), invariant, metrics: world.metrics, checkerViolations: mode === 'off' ? [] : monitor.violations(), violationsByRule: mode === 'off' ? {} : monitor.violationsByRule() };
 }

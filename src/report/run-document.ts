@@ -7,6 +7,7 @@ import * as hdr from 'hdr-histogram-js';
 import { z } from 'zod';
 import { HIST_NAMES, type HistName, type Metrics } from './metrics.js';
 import type { RunReport } from './run-report.js';
+import { LANES } from './counterexample.js';
 
 /** The histograms the report plots (handler_ns is sva_ns plus iommufd's kernel side: not shown). */
 const DOCUMENT_HISTS: readonly HistName[] = ['group_latency_ns', 'sva_ns', 'iommufd_ns', 'credit_stall_ns'];
@@ -70,6 +71,22 @@ export const runReportSchema = z.object({
   conservation: z.object({ sent: count, answered: count, auto_answered: count, dropped: count, outstanding: count, unaccounted: int }),
   counters: z.record(z.string(), z.number()),
   replay: z.string(),
+  counterexample: z
+    .object({
+      rule: z.string(),
+      statement: z.string(),
+      source: z.string(),
+      time_ns: z.number(),
+      where: z.string(),
+      detail: z.string(),
+      count: count,
+      steps: z.array(
+        z.object({ n: count, time_ns: z.number(), kind: z.string(), lane: z.enum(LANES), to: z.enum(LANES).optional(), text: z.string() }),
+      ),
+      omitted: count,
+      by_rule: z.array(z.object({ rule: z.string(), count })),
+    })
+    .optional(),
   histograms: z.partialRecord(histNames, z.string().regex(/^[A-Za-z0-9+/]*={0,2}$/, 'expected base64')).optional(),
 });
 
@@ -83,8 +100,15 @@ export function parseRunReport(data: unknown): ParsedRunReport {
     const more = p.error.issues.length > 5 ? `; … ${p.error.issues.length - 5} more` : '';
     return { ok: false, error: `not an \`iopf run --json\` document: ${issues.join('; ')}${more}` };
   }
-  const { histograms, ...rest } = p.data;
+  const { histograms, counterexample, ...rest } = p.data;
   const value: RunReport = rest;
+  if (counterexample !== undefined) {
+    const { steps, ...ce } = counterexample;
+    value.counterexample = {
+      ...ce,
+      steps: steps.map(({ to, ...st }) => (to === undefined ? st : { ...st, to })),
+    };
+  }
   if (histograms !== undefined) {
     const h: Partial<Record<HistName, string>> = {};
     for (const n of HIST_NAMES) {

@@ -3,6 +3,7 @@
  * the rest of the figures. Integer ns throughout.
  */
 import type { HistName, Percentiles } from './metrics.js';
+import type { Counterexample } from './counterexample.js';
 
 export interface Violation {
   rule: string;
@@ -61,4 +62,6 @@ export interface RunReport {
    * can plot latency distributions from a saved document.
    */
   histograms?: Partial<Record<HistName, string>>;
+  /** The causal slice of the first violation (failing runs; see src/explore/counterexample.ts). */
+  counterexample?: Counterexample;
 }

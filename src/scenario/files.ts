@@ -19,6 +19,8 @@ export interface LoadedScenario {
   ref: string;
   /** The `--set` overrides applied (as given), to repeat on a replay command line. */
   sets: string[];
+  /** The file's text as read (the shrinker edits the document, not the loader's output). */
+  text: string;
 }
 
 export function shippedScenarios(): string[] {
@@ -62,5 +64,5 @@ export function loadScenario(ref: string | undefined, overrides: readonly Overri
   }
   if (text.includes('\u0000')) return { ok: false, errors: [{ file: shown, line: 0, col: 0, path: '', message: 'binary file, expected YAML or JSON text' }] };
   const r = parseScenario(text, shown, overrides);
-  return r.ok ? { ok: true, value: { scenario: r.value, ref: shown, sets: overrides.map((o) => o.text) } } : r;
+  return r.ok ? { ok: true, value: { scenario: r.value, ref: shown, sets: overrides.map((o) => o.text), text } } : r;
 }

@@ -380,6 +380,34 @@ export const CASES: Record<string, RuleCase> = {
       E(0, 'response_recv', { dev: 0, pasid: 1, prgi: 3, code: 0, outcome: RecvOutcome.MATCHED }),
     ),
   },
+  'CORE.FLUSH.ONLY_ITS_PASID': {
+    // seed: flush(dev 0, PASID 1) answers PASID 1's pending group. Bad: it also answers PASID 2's
+    // group and frees PASID 2's partial (a flush that reaches beyond its PASID).
+    good: seq(
+      g1({ noResponse: true }),
+      E(0, 'flush_begin', { dev: 0, pasid: 1 }),
+      E(0, 'response_send', { dev: 0, pasid: 1, prgi: 3, group: 1, code: 1, source: RespSource.FLUSH }),
+      E(0, 'flush_end', { dev: 0, pasid: 1, result: 0 }),
+      E(0, 'response_recv', { dev: 0, pasid: 1, prgi: 3, code: 1, outcome: 0 }),
+    ),
+    bad: seq(
+      g1({ pasid: 2, noResponse: true }),
+      E(0, 'flush_begin', { dev: 0, pasid: 1 }),
+      E(0, 'response_send', { dev: 0, pasid: 2, prgi: 3, group: 1, code: 1, source: RespSource.FLUSH }),
+      E(0, 'flush_end', { dev: 0, pasid: 1, result: 0 }),
+      E(0, 'response_recv', { dev: 0, pasid: 2, prgi: 3, code: 1, outcome: 0 }),
+    ),
+  },
+  'CORE.GROUP.EVERY_REQUEST': {
+    // Bad: two partial faults of grpid 3 are listed, the group forms with one of them only (the
+    // other vanishes: neither gathered nor freed with a reason).
+    good: seq(group(0, { prgi: 3, reqs: [1, 2, 3], group: 1 })),
+    bad: seq(
+      group(0, { prgi: 3, reqs: [1, 2, 3], group: 1 }).map((e) =>
+        e[1] === KIND_BY_NAME.get('group_form') ? E(e[0], 'group_form', { dev: 0, pasid: 1, prgi: 3, group: 1, count: 2, aborted: 0 }) : e,
+      ),
+    ),
+  },
   'CORE.GROUP.ONE_PASID': {
     // A partial of PASID 2 is left behind (its L=1 dropped and auto-answered); the same PRG index
     // then carries a group of PASID 1. Good: the overflow's discard_partial frees it first.

@@ -24,6 +24,7 @@ export const CONSERVATION_RULES: readonly RuleDef[] = [
                 ? `${lost} page request(s) or Stop Marker(s) of device ${dev} never reached the IOMMU nor were dropped there`
                 : `${-lost} more arrivals than requests sent for device ${dev}`,
               false,
+              { dev },
             );
           }
         }

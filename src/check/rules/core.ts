@@ -1,5 +1,5 @@
 /** The io-pgfault core's contract (linux-iopf §3-§6): flush, responses, remove, partial faults, groups. */
-import { HandlerType, RespSource, TraceKind } from '../../trace/events.js';
+import { HandlerType, PartialFree, RespSource, TraceKind } from '../../trace/events.js';
 import { LATE_IGNORED, dpKey, prgiOfGrpid } from '../state.js';
 import { defineRule, type RuleDef } from './rule.js';
 
@@ -32,12 +32,12 @@ export const CORE_RULES: readonly RuleDef[] = [
       deferred(_k, dev, pasid, seq) {
         for (const [id, g] of st.groups) {
           if (g.dev === dev && g.pasid === pasid && g.seq < seq) {
-            v.violate(`group ${id} of device ${dev} PASID ${pasid} still pending after the flush`, false);
+            v.violate(`group ${id} of device ${dev} PASID ${pasid} still pending after the flush`, false, { dev, pasid, group: id });
           }
         }
         for (const [req, p] of st.partials) {
           if (p.dev === dev && p.pasid === pasid && p.seq < seq) {
-            v.violate(`partial fault ${req} of device ${dev} PASID ${pasid} survived the flush`, false);
+            v.violate(`partial fault ${req} of device ${dev} PASID ${pasid} survived the flush`, false, { dev, pasid, req });
           }
         }
       },
@@ -163,7 +163,7 @@ export const CORE_RULES: readonly RuleDef[] = [
         deferred(_k, dev, _b, seq) {
           v.mark();
           for (const [id, g] of st.groups) {
-            if (g.dev === dev && g.seq < seq) v.violate(`group ${id} of device ${dev} still pending after remove_device`, false);
+            if (g.dev === dev && g.seq < seq) v.violate(`group ${id} of device ${dev} still pending after remove_device`, false, { dev, group: id });
           }
         },
       };
@@ -186,12 +186,12 @@ export const CORE_RULES: readonly RuleDef[] = [
         v.mark();
         if (kind === T.DEVICE_REMOVE) {
           for (const [req, p] of st.partials) {
-            if (p.dev === a && p.seq < seq) v.violate(`partial fault ${req} of device ${a} survived remove_device`, false);
+            if (p.dev === a && p.seq < seq) v.violate(`partial fault ${req} of device ${a} survived remove_device`, false, { dev: a, req });
           }
         } else {
           for (const [req, p] of st.partials) {
             if (st.devIommu[p.dev] === a && p.seq < seq) {
-              v.violate(`partial fault ${req} of device ${p.dev} survived discard_partial of IOMMU ${a}`, false);
+              v.violate(`partial fault ${req} of device ${p.dev} survived discard_partial of IOMMU ${a}`, false, { dev: p.dev, req });
             }
           }
         }
@@ -220,6 +220,90 @@ export const CORE_RULES: readonly RuleDef[] = [
           if (p !== undefined && p.dev === dev && p.prgi === prgi && p.grpid !== grpid) {
             v.violate(`group ${group} of device ${dev} (PRG index ${prgi}, grpid ${grpid}) leaves partial fault ${req} (grpid ${p.grpid}) on the partial list`);
           }
+        }
+      },
+    }),
+  }),
+  defineRule({
+    id: 'CORE.FLUSH.ONLY_ITS_PASID',
+    side: 'kernel',
+    source: 'iopf_queue_flush_dev(dev, pasid) (seed v4 09/10: the partial and pending walks compare the PASID); linux-iopf §5',
+    statement: "flush(dev, pasid) answers and frees only that PASID's pending groups and partial faults (flush(dev): any of the device's).",
+    mode: 'full',
+    ftrace: false,
+    on: [T.FLUSH_BEGIN, T.FLUSH_END, T.RESPONSE_SEND, T.PARTIAL_FREE],
+    check: (st, v) => {
+      /** Flushes in progress per (device, PASID) (PASID -1: the whole device). */
+      const flushing = new Map<number, number>();
+      const busy = new Int32Array(st.maxDev);
+      const covered = (dev: number, pasid: number): boolean => flushing.has(dpKey(dev, pasid)) || flushing.has(dpKey(dev, -1));
+      return {
+        onEvent(kind, dev, pasid, _f2, f3, f4, f5) {
+          switch (kind) {
+            case T.FLUSH_BEGIN: {
+              const k = dpKey(dev, pasid);
+              flushing.set(k, (flushing.get(k) ?? 0) + 1);
+              busy[dev]!++;
+              break;
+            }
+            case T.FLUSH_END: {
+              const k = dpKey(dev, pasid);
+              const n = (flushing.get(k) ?? 1) - 1;
+              if (n <= 0) flushing.delete(k);
+              else flushing.set(k, n);
+              if (busy[dev]! > 0) busy[dev]!--;
+              break;
+            }
+            case T.RESPONSE_SEND: {
+              // f3 group, f4 code, f5 source; the response's own PASID field may be absent
+              // (PRG Response PASID Required clear): the group's PASID is the one that counts.
+              if (f5 !== RespSource.FLUSH || f4 < 0) return;
+              const g = st.group;
+              if (g === undefined) return;
+              v.mark();
+              if (busy[dev] === 0) v.violate(`group ${f3} of device ${dev} PASID ${g.pasid} answered by a flush outside any flush of the device`);
+              else if (!covered(dev, g.pasid)) v.violate(`a flush of device ${dev} answered group ${f3} of PASID ${g.pasid}, which it does not flush`);
+              break;
+            }
+            case T.PARTIAL_FREE:
+              // f3 req, f4 reason.
+              if (f4 !== PartialFree.FLUSH) return;
+              v.mark();
+              if (!covered(dev, pasid)) v.violate(`a flush of device ${dev} freed partial fault ${f3} of PASID ${pasid}, which it does not flush`);
+              break;
+          }
+        },
+      };
+    },
+  }),
+  defineRule({
+    id: 'CORE.GROUP.EVERY_REQUEST',
+    side: 'kernel',
+    source: 'iommu_report_device_fault() steps 4-5 (partial list, group gathered by grpid); linux-iopf §3',
+    statement:
+      'Every request that reached the core is, per group, handled in its group, answered, or dropped with a reason: a group formed for (device, grpid) holds its last request and every partial fault of that grpid still listed — no more, no fewer.',
+    mode: 'full',
+    ftrace: false,
+    on: [T.GROUP_FORM],
+    check: (st, v) => ({
+      onEvent(_k, dev, _pasid, grpid, group, count) {
+        v.mark();
+        // The partials the core lists for this grpid (any PASID: the core gathers by grpid), seen
+        // before the shared state moves them into the group.
+        let listed = 0;
+        const list = st.partialsBySlot.get(st.slot);
+        if (list !== undefined) {
+          for (let i = 0; i < list.length; i++) {
+            const p = st.partials.get(list[i]!);
+            if (p !== undefined && p.dev === dev && p.grpid === grpid && list.indexOf(list[i]!) === i) listed++;
+          }
+        }
+        if (count !== listed + 1) {
+          v.violate(
+            count < listed + 1
+              ? `group ${group} of device ${dev} (grpid ${grpid}) holds ${count} faults: ${listed + 1 - count} of its ${listed} listed partial faults neither joined it nor were freed with a reason`
+              : `group ${group} of device ${dev} (grpid ${grpid}) holds ${count} faults, but only ${listed} partial faults were listed for it`,
+          );
         }
       },
     }),

@@ -19,7 +19,7 @@ export const LIVENESS_RULES: readonly RuleDef[] = [
         for (let s = 0; s < ns; s++) {
           if (st.hState[s] === H_COMPLETE && st.hExcused[s] === 0 && st.hDroppedLast[s] === 0 && st.hResp[s] === 0) {
             const dev = Math.floor(s / PRGI_COUNT);
-            v.violate(`group of device ${dev} PRG index ${s % PRGI_COUNT} (L=1 at the host since ${st.hLastT[s]!} ns) never answered`, false);
+            v.violate(`group of device ${dev} PRG index ${s % PRGI_COUNT} (L=1 at the host since ${st.hLastT[s]!} ns) never answered`, false, { dev, prgi: s % PRGI_COUNT });
           }
         }
       },

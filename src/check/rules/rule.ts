@@ -23,12 +23,24 @@ export interface Rule {
   readonly ftrace: boolean;
 }
 
+/** The group, request or slot a violation is about, in trace field values. */
+export interface ViolationSubject {
+  readonly dev?: number;
+  readonly pasid?: number;
+  readonly prgi?: number;
+  readonly group?: number;
+  readonly req?: number;
+}
+
 /** How a check reports: each rule gets its own verdict handle from the monitor. */
 export interface Verdict {
   /** Some event tested the rule (whether or not it held). */
   mark(): void;
-  /** The rule broke; `withEvent` attaches the current event (false for end-of-instant/run checks). */
-  violate(detail: string, withEvent?: boolean): void;
+  /**
+   * The rule broke; `withEvent` attaches the current event (false for end-of-instant/run checks,
+   * which say what they were about in `subject`: the counterexample's slice starts from it).
+   */
+  violate(detail: string, withEvent?: boolean, subject?: ViolationSubject): void;
   /** Call the check's `deferred(kind, a, b, seq)` once the current virtual instant is over. */
   defer(kind: number, a: number, b: number): void;
 }

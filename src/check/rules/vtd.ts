@@ -55,7 +55,7 @@ export const VTD_RULES: readonly RuleDef[] = [
         },
         finish() {
           for (const [req, o] of owed) {
-            v.violate(`dropped L=1 request ${req} of device ${o.dev} (PRG index ${o.prgi}) never got a hardware response`, false);
+            v.violate(`dropped L=1 request ${req} of device ${o.dev} (PRG index ${o.prgi}) never got a hardware response`, false, { dev: o.dev, prgi: o.prgi, req });
           }
         },
       };

@@ -1,0 +1,368 @@
+/**
+ * Scenario generation for swarm testing (`iopf explore --generate`): one seed draws a whole
+ * scenario — IOMMU family and queue sizes, kernel profile, 1–4 PCIe functions with their PRI
+ * capacity/allocation and PASID-required bit, processes, which handler each (device, process)
+ * pair gets (SVA bind, iommufd fault object with a VMM of some speed and policy, a paging hwpt
+ * without fault, or nothing), workloads, timed actions and fault-site probabilities.
+ *
+ * The generator builds the scenario *document* (what a user would write in YAML) and hands it to
+ * the real loader: a generated scenario is valid by construction, and the loader proves it (a
+ * rejection is a programmer error here). The same seed always gives the same document; nothing
+ * reads a clock.
+ *
+ * Swarm testing (Groce et al., ISSTA 2012): each scenario switches whole features on or off
+ * (families, handler kinds, actions, fault sites), so a feature that masks a bug is often absent.
+ */
+import { Document, isMap, isScalar, isSeq, visit } from 'yaml';
+import { Rng } from '../sim/random.js';
+import { assert } from '../sim/assert.js';
+import { parseScenario } from '../scenario/loader.js';
+import { iommuSchema, scenarioSchema, type Scenario, type ScenarioInput } from '../scenario/schema.js';
+
+export interface GenerateOptions {
+  /** Kernel profile of every generated scenario (default: drawn from the schema's profiles). */
+  kernel?: string;
+  /** Profiles not to draw (those that already contain a bug being looked for). */
+  avoidKernels?: readonly string[];
+}
+
+export interface Generated {
+  /** The document as a user would write it (serialised by `toYaml`). */
+  doc: ScenarioInput;
+  /** The loader's view of it. */
+  scenario: Scenario;
+}
+
+/** Options of a zod enum, seen through defaults (so the generator follows the schema). */
+function enumOptions(t: unknown): string[] {
+  let cur = t as { def?: { type?: string; innerType?: unknown; entries?: Record<string, string> } };
+  for (let i = 0; i < 8 && cur.def !== undefined; i++) {
+    if (cur.def.entries !== undefined) return Object.values(cur.def.entries);
+    cur = cur.def.innerType as typeof cur;
+  }
+  throw new Error('generate: expected an enum in the scenario schema');
+}
+
+/** Kernel profiles the scenario format accepts. */
+export function kernelProfiles(): string[] {
+  return enumOptions(scenarioSchema.shape.kernel);
+}
+
+/** Families with a page request queue the generated traffic can reach ('mock', the selftest's
+ * mock IOMMU, takes faults from a uAPI script only). */
+export function iommuFamilies(): string[] {
+  return enumOptions(iommuSchema.def.innerType.shape.family).filter((f) => f !== 'mock');
+}
+
+class Draw {
+  constructor(private readonly rng: Rng) {}
+  int(lo: number, hi: number): number {
+    return this.rng.int(lo, hi);
+  }
+  pick<T>(xs: readonly T[]): T {
+    assert(xs.length > 0, 'generate: pick from nothing');
+    return xs[this.rng.below(xs.length)]!;
+  }
+  chance(num: number, den: number): boolean {
+    return this.rng.chance(num, den);
+  }
+  /** Weighted pick: [[weight, value], ...]. */
+  weighted<T>(xs: readonly (readonly [number, T])[]): T {
+    let total = 0;
+    for (const [w] of xs) total += w;
+    let r = this.rng.below(total);
+    for (const [w, v] of xs) {
+      if (r < w) return v;
+      r -= w;
+    }
+    return xs[xs.length - 1]![1];
+  }
+}
+
+type PairKind = 'sva' | 'iommufd' | 'iommufd-nofault' | 'none';
+interface Pair {
+  dev: string;
+  proc: string;
+  kind: PairKind;
+  fault?: string;
+}
+
+const MiB = 1 << 20;
+
+/** Draw one scenario document from `seed`. */
+export function generateDoc(seed: number, opts: GenerateOptions = {}): ScenarioInput {
+  const d = new Draw(new Rng(seed, 'generate'));
+  const family = d.pick(iommuFamilies()) as 'vtd' | 'smmuv3' | 'amd';
+  const allowed = kernelProfiles().filter((k) => !(opts.avoidKernels ?? []).includes(k));
+  const kernel = opts.kernel ?? d.pick(allowed.length > 0 ? allowed : kernelProfiles());
+  const iommuName = family === 'vtd' ? 'dmar0' : family === 'smmuv3' ? 'smmu0' : 'amdvi0';
+  const iommu: Record<string, unknown> = { family, name: iommuName };
+  // Small queues too: overflow (PRO / PRIQ overflow / PPR log full) is a path of its own.
+  if (family === 'vtd') iommu.vtd = { prq_entries: d.pick([128, 256, 2048]), prq_batch: d.pick([1, 8, 64]) };
+  else if (family === 'smmuv3') iommu.smmuv3 = { priq_entries_log2: d.pick([2, 3, 5, 10]), pri_policy: d.weighted([[7, 'handle'], [1, 'fail']] as const) };
+  else iommu.amd = { ppr_log_entries: d.pick([8, 16, 64, 512]) };
+
+  const nDev = d.int(1, 4);
+  const rids = new Set<string>();
+  const devices: Record<string, unknown>[] = [];
+  const allocation: number[] = [];
+  for (let i = 0; i < nDev; i++) {
+    let rid: string;
+    do rid = `${d.int(0, 0xc2).toString(16).padStart(2, '0')}:${d.int(0, 31).toString(16).padStart(2, '0')}.${d.int(0, 7)}`;
+    while (rids.has(rid));
+    rids.add(rid);
+    const capacity = d.pick([16, 64, 256, 512, 512]);
+    // Mostly room for several groups in flight (PASIDs interleave); sometimes a tight allocation
+    // (credit stalls, one group at a time).
+    const alloc = d.weighted<number>([[3, capacity], [2, capacity / 2], [1, 4]]);
+    allocation.push(alloc);
+    devices.push({ name: `dev${i}`, rid, pri: { capacity, allocation: alloc, response_pasid_required: d.chance(1, 2) } });
+  }
+
+  const nProc = d.int(1, 4);
+  const processes: Record<string, unknown>[] = [];
+  for (let i = 0; i < nProc; i++) {
+    processes.push({
+      name: `p${i}`,
+      vmas: [
+        {
+          start: 0x1000_0000 * (i + 1),
+          size: d.pick([1, 2, 4, 16]) * MiB,
+          // A read-only VMA makes write faults fail the SVA access check (INVALID responses).
+          perms: d.weighted([[5, 'rw'], [1, 'r']] as const),
+          // File-backed: major faults, so handlers hold groups long (races with teardown).
+          backing: d.weighted([[3, 'anon'], [1, 'file']] as const),
+        },
+      ],
+    });
+  }
+
+  // Which handler each (device, process) pair gets.
+  const faults: Record<string, unknown>[] = [];
+  const newFault = (): string => {
+    const name = `fq${faults.length}`;
+    faults.push({
+      name,
+      read_batch: d.pick([1, 4, 16, 64]),
+      policy: d.weighted([[6, 'success'], [1, 'invalid'], [1, 'failure'], [1, 'drop-and-close']] as const),
+      bad_buffer: d.weighted<0 | string>([[4, 0], [1, '1/4']]),
+      guest: d.chance(1, 3),
+    });
+    return name;
+  };
+  const pairs: Pair[] = [];
+  for (let i = 0; i < nDev; i++) {
+    const k = d.int(1, Math.min(3, nProc));
+    const first = d.int(0, nProc - 1);
+    for (let j = 0; j < k; j++) {
+      const proc = `p${(first + j) % nProc}`;
+      const kind = d.weighted([[5, 'sva'], [4, 'iommufd'], [1, 'iommufd-nofault'], [1, 'none']] as const);
+      const pair: Pair = { dev: `dev${i}`, proc, kind };
+      if (kind === 'iommufd') pair.fault = faults.length > 0 && d.chance(1, 3) ? d.pick(faults).name as string : newFault();
+      pairs.push(pair);
+    }
+  }
+
+  const workloads: Record<string, unknown>[] = [];
+  let horizon = 10_000;
+  // One group-size class per scenario (swarm: large groups everywhere make partial faults of
+  // several PASIDs coexist on a device, which per-workload draws rarely do).
+  const sizes = d.pick([[1, 2], [1, 2, 4, 8, 16, 32], [8, 16, 32]]);
+  /** Active spans of the workloads: actions land where traffic is. */
+  const spans: [number, number][] = [];
+  const pairSpans = new Map<Pair, [number, number][]>();
+  for (const p of pairs) {
+    pairSpans.set(p, []);
+    const n = d.weighted([[4, 1], [1, 2]] as const);
+    const devIdx = Number(p.dev.slice(3));
+    for (let j = 0; j < n; j++) {
+      const rate = d.pick([0.01, 0.05, 0.2, 0.5, 2]);
+      const accesses = d.weighted([[3, d.int(1, 40)], [2, d.int(40, 200)], [1, d.int(200, 400)]] as const);
+      const start = d.chance(1, 3) ? d.int(0, 200_000) : 0;
+      const fit = sizes.filter((g) => g <= allocation[devIdx]!);
+      const prg = fit.length > 0 ? d.pick(fit) : 1;
+      const w: Record<string, unknown> = {
+        device: p.dev,
+        process: p.proc,
+        pattern: d.pick(['sequential', 'random', 'zipf', 'strided', 'burst']),
+        rate_per_us: rate,
+        accesses,
+        prg_pages: prg,
+        access: { write: d.pick([0, '1/3', '1/2', 1]) },
+      };
+      if (start > 0) w.start_ns = start;
+      if (d.chance(1, 6)) w.with_pasid = false;
+      if (w.pattern === 'burst') {
+        w.burst_accesses = d.pick([4, 16, 64]);
+        w.burst_gap_ns = d.pick([1000, 50_000]);
+      }
+      workloads.push(w);
+      const end = start + Math.round((accesses / rate) * 1000);
+      spans.push([start, end]);
+      pairSpans.get(p)!.push([start, end]);
+      horizon = Math.max(horizon, end);
+    }
+  }
+
+  // Timed actions, over the traffic's span.
+  const at = (): number => {
+    if (spans.length > 0 && d.chance(2, 3)) {
+      const [a, b] = d.pick(spans);
+      return d.int(a, Math.min(b, a + 50_000_000));
+    }
+    return d.int(0, Math.min(horizon, 50_000_000));
+  };
+  /** A time while the pair's own traffic runs (mostly): teardown races with its groups. */
+  const atFor = (p: Pair): number => {
+    const own = pairSpans.get(p) ?? [];
+    if (own.length > 0 && d.chance(3, 4)) {
+      const [a, b] = d.pick(own);
+      return d.int(a, Math.min(b, a + 50_000_000));
+    }
+    return at();
+  };
+  const actions: Record<string, unknown>[] = [];
+  const nAct = d.weighted([[2, 0], [3, 1], [3, 2], [2, 3], [1, 4]] as const);
+  const faultNames = faults.map((f) => f.name as string);
+  for (let i = 0; i < nAct; i++) {
+    const sva = pairs.filter((p) => p.kind === 'sva' || p.kind === 'none');
+    const ifd = pairs.filter((p) => p.kind === 'iommufd' || p.kind === 'iommufd-nofault');
+    const choices: [number, string][] = [[2, 'exit'], [1, 'pri_disable'], [1, 'pri_reset'], [2, 'remove_device']];
+    if (sva.length > 0) choices.push([4, 'unbind'], [2, 'bind']);
+    if (ifd.length > 0) choices.push([4, 'iommufd_detach']);
+    if (pairs.some((p) => p.kind === 'iommufd')) choices.push([2, 'iommufd_replace']);
+    if (faultNames.length > 0) choices.push([1, 'iommufd_close'], [1, 'iommufd_destroy']);
+    const op = d.weighted(choices);
+    const t = at();
+    switch (op) {
+      case 'exit':
+        actions.push({ op, at_ns: t, process: `p${d.int(0, nProc - 1)}` });
+        break;
+      case 'pri_disable':
+      case 'pri_reset':
+      case 'remove_device': {
+        const dev = `dev${d.int(0, nDev - 1)}`;
+        actions.push({ op, at_ns: t, device: dev });
+        // A disabled PRI is often enabled again later.
+        if (op === 'pri_disable' && d.chance(1, 2)) actions.push({ op: 'pri_enable', at_ns: t + d.int(1000, 100_000), device: dev });
+        break;
+      }
+      case 'unbind':
+      case 'bind': {
+        const p = d.pick(sva);
+        const tp = op === 'unbind' ? atFor(p) : t;
+        actions.push({ op, at_ns: tp, device: p.dev, process: p.proc });
+        // Rebind after an unbind: the PASID may be reused by the same mm.
+        if (op === 'unbind' && d.chance(1, 2)) actions.push({ op: 'bind', at_ns: tp + d.int(1000, 200_000), device: p.dev, process: p.proc });
+        break;
+      }
+      case 'iommufd_detach':
+      case 'iommufd_replace': {
+        const p = d.pick(op === 'iommufd_replace' ? pairs.filter((q) => q.kind === 'iommufd') : ifd);
+        const a: Record<string, unknown> = { op, at_ns: atFor(p), device: p.dev, process: p.proc };
+        // Replace onto the same fault object, another one, or a hwpt without one.
+        if (op === 'iommufd_replace') {
+          const to = d.weighted<string>([[2, 'same'], [1, 'none'], [1, 'other']]);
+          if (to === 'none') a.fault = null;
+          else if (to === 'other') a.fault = d.pick(faultNames);
+        }
+        actions.push(a);
+        break;
+      }
+      default: {
+        const fault = d.pick(faultNames);
+        actions.push({ op, at_ns: t, fault });
+        if (op === 'iommufd_close' && d.chance(1, 2)) actions.push({ op: 'iommufd_destroy', at_ns: t + d.int(1, 50_000), fault });
+        break;
+      }
+    }
+  }
+  actions.sort((a, b) => (a.at_ns as number) - (b.at_ns as number));
+
+  // VMM speed: fast, the reference's default, or slow (user space holds groups long).
+  const vmm = d.pick(['fast', 'default', 'slow'] as const);
+  const latency: Record<string, unknown> = {};
+  if (vmm === 'fast') {
+    latency.vmm_wake_ns = { dist: 'uniform', min_ns: 200, max_ns: 1000 };
+    latency.vmm_service_ns = { dist: 'uniform', min_ns: 100, max_ns: 1000 };
+  } else if (vmm === 'slow') {
+    latency.vmm_wake_ns = { dist: 'uniform', min_ns: 10_000, max_ns: 100_000 };
+    latency.vmm_service_ns = { dist: 'uniform', min_ns: 100_000, max_ns: 1_000_000 };
+  }
+  // A wide link latency interleaves the requests of concurrent groups.
+  if (d.chance(1, 3)) latency.page_request_ns = { dist: 'uniform', min_ns: 200, max_ns: 20_000 };
+
+  const doc: Record<string, unknown> = {
+    name: `generated-${seed}`,
+    description: `iopf explore --generate, generator seed ${seed}`,
+    kernel,
+    iommu,
+    iopf: { workers: d.pick([1, 2, 4, 8]) },
+    devices,
+    processes,
+  };
+  const binds = pairs.filter((p) => p.kind === 'sva' && d.chance(5, 6)).map((p) => ({ device: p.dev, process: p.proc }));
+  if (binds.length > 0) doc.binds = binds;
+  const attach = pairs
+    .filter((p) => p.kind === 'iommufd' || p.kind === 'iommufd-nofault')
+    .map((p) => (p.fault !== undefined ? { device: p.dev, process: p.proc, fault: p.fault } : { device: p.dev, process: p.proc }));
+  if (faults.length > 0 || attach.length > 0) doc.iommufd = { faults, attach };
+  doc.workloads = workloads;
+  if (actions.length > 0) doc.actions = actions;
+  if (Object.keys(latency).length > 0) doc.latency = latency;
+  const fs: Record<string, unknown> = {};
+  const alloc = d.weighted<0 | string>([[4, 0], [1, '1/50'], [1, '1/8']]);
+  if (alloc !== 0) fs.alloc_failure = alloc;
+  if (d.chance(1, 4)) fs.slow_handler = '1/10';
+  if (d.chance(1, 6)) fs.mm_fault_error = '1/20';
+  if (Object.keys(fs).length > 0) doc.faults = fs;
+  return doc as ScenarioInput;
+}
+
+/** Validate a document through the real loader (the same path a file takes). */
+export function loadDoc(doc: ScenarioInput, file: string): ReturnType<typeof parseScenario> {
+  return parseScenario(JSON.stringify(doc), file);
+}
+
+/** Draw one scenario; the loader must accept it (a rejection is a generator bug). */
+export function generateScenario(seed: number, opts: GenerateOptions = {}): Generated {
+  const doc = generateDoc(seed, opts);
+  const r = loadDoc(doc, `generated-${seed}`);
+  if (!r.ok) {
+    const first = r.errors[0]!;
+    assert(false, `generate: seed ${seed} drew a scenario the loader rejects: ${first.path}: ${first.message}`);
+    throw new Error('unreachable');
+  }
+  return { doc, scenario: r.value };
+}
+
+/**
+ * A scenario document as YAML, written the way the shipped scenarios are: one line per device,
+ * VMA, workload or action (flow mappings of scalars), addresses in hex.
+ */
+export function toYaml(doc: ScenarioInput, header?: string): string {
+  const d = new Document(doc);
+  visit(d, {
+    Map(_k, node) {
+      // Leaf-ish mappings (scalars, or small flow mappings inside) print on one line.
+      if (node.items.every((p) => isScalar(p.value) || (isMap(p.value) && p.value.flow === true)) && node.items.length > 0) node.flow = true;
+    },
+    Pair(_k, pair) {
+      if (isScalar(pair.key) && pair.key.value === 'start' && isScalar(pair.value) && typeof pair.value.value === 'number') pair.value.format = 'HEX';
+    },
+  });
+  visit(d, {
+    Seq(_k, node) {
+      if (node.items.every((i) => isScalar(i))) node.flow = true;
+    },
+    Map(_k, node) {
+      if (node.flow !== true && node.items.every((p) => isScalar(p.value) || isMap(p.value) || isSeq(p.value)) && node.items.some((p) => isMap(p.value) && p.value.flow === true)) {
+        // A device: name, rid and its capability mappings still fit one line each.
+        const flat = node.items.every((p) => isScalar(p.value) || (isMap(p.value) && p.value.flow === true));
+        if (flat && String(node).length <= 160) node.flow = true;
+      }
+    },
+  });
+  const body = d.toString({ lineWidth: 0, flowCollectionPadding: true });
+  return header === undefined ? body : `${header.split('\n').map((l) => `# ${l}`).join('\n')}\n${body}`;
+}

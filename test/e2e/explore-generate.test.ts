@@ -1,0 +1,166 @@
+/**
+ * `iopf explore --generate`, `iopf shrink` and the counterexample of a failing `run`, end to end
+ * through the built binary: exit codes, files written, the replay command really replays, JSON
+ * fields, and bad input rejected with exit 2.
+ */
+import { describe, expect, it, beforeAll } from 'vitest';
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+
+const BIN = 'dist/cli/main.js';
+const tmp = mkdtempSync(join(tmpdir(), 'iopf-gen-'));
+
+function iopf(...args: string[]): { code: number; out: string; err: string } {
+  const r = spawnSync(process.execPath, [BIN, ...args], { encoding: 'utf8', maxBuffer: 64 << 20 });
+  return { code: r.status ?? -1, out: r.stdout, err: r.stderr };
+}
+
+beforeAll(() => {
+  if (!existsSync(BIN)) {
+    const b = spawnSync('npx', ['tsc', '-p', 'tsconfig.build.json'], { encoding: 'utf8' });
+    if (b.status !== 0) throw new Error(`build failed: ${b.stdout}${b.stderr}`);
+  }
+});
+
+interface Ce {
+  rule: string;
+  steps: { n: number; lane: string; text: string }[];
+  by_rule: { rule: string; count: number }[];
+}
+
+describe('iopf explore --generate', () => {
+  it('EXPLORE.GENERATE: finds a bug from generated scenarios, writes the scenario and its shrunk form, prints the counterexample (exit 1)', () => {
+    const out = join(tmp, 'a');
+    const r = iopf('explore', '--generate', '--bug', 'amd-complete-ppr-raw', '--seed', '1', '--runs', '10', '--out', out, '--json');
+    expect(r.code).toBe(1);
+    const j = JSON.parse(r.out) as {
+      found: { seed: number; rule: string; scenario_file: string; replay: string; shrunk: { scenario_file: string; replay: string } };
+      counterexample: Ce;
+    };
+    expect(j.found.rule).toBe('HOST.RESP.CODE_DEFINED');
+    expect(existsSync(j.found.scenario_file)).toBe(true);
+    expect(existsSync(j.found.shrunk.scenario_file)).toBe(true);
+    expect(j.counterexample.rule).toBe('HOST.RESP.CODE_DEFINED');
+    expect(j.counterexample.steps.length).toBeGreaterThan(0);
+    expect(j.counterexample.steps.length).toBeLessThanOrEqual(30);
+    // The replay command of the shrunk scenario breaks the same rule, and carries the same story.
+    const words = j.found.shrunk.replay.split(' ');
+    expect(words.slice(0, 2)).toEqual(['iopf', 'run']);
+    const again = iopf(...words.slice(1), '--json');
+    expect(again.code, again.err).toBe(1);
+    const doc = JSON.parse(again.out) as { violations: { rule: string }[]; counterexample: Ce };
+    expect(doc.violations.map((v) => v.rule)).toContain('HOST.RESP.CODE_DEFINED');
+    expect(doc.counterexample.steps).toEqual(j.counterexample.steps);
+    // The original scenario replays too.
+    const orig = iopf(...j.found.replay.split(' ').slice(1), '--json');
+    expect(orig.code).toBe(1);
+  });
+
+  it('EXPLORE.GENERATE.TERMINAL: the terminal story is numbered and names the replay command', () => {
+    const out = join(tmp, 'b');
+    const r = iopf('explore', '--generate', '--bug', 'amd-complete-ppr-raw', '--seed', '1', '--runs', '10', '--out', out);
+    expect(r.code).toBe(1);
+    expect(r.out).toMatch(/breaks .*HOST\.RESP\.CODE_DEFINED/);
+    expect(r.out).toMatch(/^shrunk in \d+ runs/m);
+    expect(r.out).toMatch(/^replay: iopf run .*-min\.yaml --seed \d+ --bug amd-complete-ppr-raw$/m);
+    expect(r.out).toMatch(/^counterexample: HOST\.RESP\.CODE_DEFINED/m);
+    expect(r.out).toMatch(/^\s+1\. +[\d,]+ ns {2}\[/m);
+    expect(r.out).toMatch(/✗ .*HOST\.RESP\.CODE_DEFINED/);
+  });
+
+  it('EXPLORE.GENERATE.NO_SHRINK: --no-shrink keeps the scenario as found', () => {
+    const out = join(tmp, 'c');
+    const r = iopf('explore', '--generate', '--bug', 'amd-complete-ppr-raw', '--seed', '1', '--runs', '10', '--out', out, '--no-shrink', '--json');
+    expect(r.code).toBe(1);
+    const j = JSON.parse(r.out) as { found: { seed: number; shrunk: unknown }; counterexample: Ce };
+    expect(j.found.shrunk).toBeNull();
+    expect(existsSync(join(out, `generated-${j.found.seed}-min.yaml`))).toBe(false);
+    expect(j.counterexample.rule).toBe('HOST.RESP.CODE_DEFINED');
+  });
+
+  it('EXPLORE.GENERATE.BUDGET: --runs bounds the tries; a try that is not the bug is no finding', () => {
+    // amd-grpid-last-bit only shows on AMD: with VT-d fixed… no kernel option fixes a family, so
+    // bound the runs below the first finding instead.
+    const r = iopf('explore', '--generate', '--bug', 'remove-frees-live-group', '--seed', '1', '--runs', '2', '--json');
+    expect(r.code).toBe(0);
+    const j = JSON.parse(r.out) as { runs: number; found: unknown };
+    expect(j.runs).toBe(2);
+    expect(j.found).toBeNull();
+  });
+
+  it('EXPLORE.GENERATE.BAD_INPUT: bad --time, --kernel, a scenario with --generate: exit 2, one line, no stack', () => {
+    for (const args of [
+      ['explore', '--generate', '--time', 'soon'],
+      ['explore', '--generate', '--kernel', 'v2.6'],
+      ['explore', '--generate', 'default'],
+      ['explore', '--generate', '--bug', 'no-such-bug'],
+      ['explore', 'default', '--time', '5s'],
+    ]) {
+      const r = iopf(...args);
+      expect(r.code, args.join(' ')).toBe(2);
+      expect(r.err).toMatch(/^iopf: /);
+      expect(r.err).not.toMatch(/^\s+at .+:\d+:\d+\)?$/m);
+    }
+  });
+});
+
+describe('iopf shrink', () => {
+  it('SHRINK.CLI: shrinks a shipped bug scenario to a minimal file, twice the same; the file replays', () => {
+    const f1 = join(tmp, 's1.yaml');
+    const f2 = join(tmp, 's2.yaml');
+    const a = iopf('shrink', 'scenarios/vtd-abort.yaml', '--seed', '1', '--bug', 'vtd-resp-code-raw', '--out', f1, '--json');
+    expect(a.code).toBe(1);
+    const j = JSON.parse(a.out) as { rule: string; scenario_file: string; replay: string; counterexample: Ce };
+    expect(j.rule).toBe('HOST.RESP.CODE_DEFINED');
+    expect(j.scenario_file).toBe(f1);
+    expect(j.counterexample.steps.length).toBeLessThanOrEqual(30);
+    const b = iopf('shrink', 'scenarios/vtd-abort.yaml', '--seed', '1', '--bug', 'vtd-resp-code-raw', '--out', f2);
+    expect(b.code).toBe(1);
+    const body = (p: string): string => readFileSync(p, 'utf8').split('\n').filter((l) => !l.startsWith('#')).join('\n');
+    expect(body(f2)).toBe(body(f1));
+    const r = iopf(...j.replay.split(' ').slice(1));
+    expect(r.code, r.err).toBe(1);
+    expect(r.out).toContain('HOST.RESP.CODE_DEFINED');
+  });
+
+  it('SHRINK.CLI.INPUTS: a `run --json` document is shrunk from its replay command', () => {
+    const run = iopf('run', 'scenarios/vtd-abort.yaml', '--seed', '1', '--bug', 'vtd-resp-code-raw', '--json');
+    expect(run.code).toBe(1);
+    const doc = join(tmp, 'run.json');
+    spawnSync('sh', ['-c', `cat > ${doc}`], { input: run.out });
+    const r = iopf('shrink', doc, '--out', join(tmp, 's3.yaml'), '--json');
+    expect(r.code).toBe(1);
+    expect((JSON.parse(r.out) as { rule: string }).rule).toBe('HOST.RESP.CODE_DEFINED');
+  });
+
+  it('SHRINK.CLI.CLEAN: a scenario that does not fail is exit 2 with the reason', () => {
+    const r = iopf('shrink', 'scenarios/vtd-abort.yaml', '--seed', '1');
+    expect(r.code).toBe(2);
+    expect(r.err).toMatch(/does not fail/);
+  });
+});
+
+describe('iopf run: the counterexample of a failing run', () => {
+  it('CE.RUN: a failing run shows the numbered slice; --json carries it as counterexample; report accepts the document', () => {
+    const t = iopf('run', 'scenarios/remove-while-handling.yaml', '--seed', '1', '--bug', 'remove-frees-live-group');
+    expect(t.code).toBe(1);
+    expect(t.out).toMatch(/^counterexample: CORE\.REMOVE\.NO_LIVE_GROUP/m);
+    // One line per rule with its count.
+    expect(t.out).toMatch(/^ {2}CORE\.REMOVE\.NO_LIVE_GROUP( ×[\d,]+)?: first at /m);
+    const j = iopf('run', 'scenarios/remove-while-handling.yaml', '--seed', '1', '--bug', 'remove-frees-live-group', '--json');
+    const d = JSON.parse(j.out) as { counterexample: Ce };
+    expect(d.counterexample.rule).toBe('CORE.REMOVE.NO_LIVE_GROUP');
+    expect(d.counterexample.steps.length).toBeGreaterThan(0);
+    const p = join(tmp, 'fail.json');
+    spawnSync('sh', ['-c', `cat > ${p}`], { input: j.out });
+    const h = iopf('report', p, '-o', join(tmp, 'fail.html'));
+    expect(h.code).toBe(0);
+  });
+
+  it('CE.RUN.CLEAN: a clean run has no counterexample', () => {
+    const j = JSON.parse(iopf('run', '--seed', '2', '--json').out) as Record<string, unknown>;
+    expect(j.counterexample).toBeUndefined();
+  });
+});

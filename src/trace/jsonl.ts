@@ -177,8 +177,10 @@ export class JsonlParser {
     const start = i;
     let v = 0;
     for (;;) {
+      // charCodeAt past the end is NaN, which compares false both ways: test for a digit, so a
+      // line that ends inside a number (a truncated trace) stops here instead of looping forever.
       const c = text.charCodeAt(i);
-      if (c < C_0 || c > C_9) break;
+      if (!(c >= C_0 && c <= C_9)) break;
       v = v * 10 + (c - C_0);
       i++;
     }

@@ -142,9 +142,10 @@ export class Monitor implements TraceSink {
       count,
       min: h.minNonZeroValue === Number.MAX_SAFE_INTEGER ? 0 : h.minNonZeroValue,
       mean: h.mean,
-      p50: h.getValueAtPercentile(50),
-      p90: h.getValueAtPercentile(90),
-      p99: h.getValueAtPercentile(99),
+      // HDR buckets round up: never print a percentile above the maximum actually recorded.
+      p50: Math.min(h.getValueAtPercentile(50), h.maxValue),
+      p90: Math.min(h.getValueAtPercentile(90), h.maxValue),
+      p99: Math.min(h.getValueAtPercentile(99), h.maxValue),
       max: h.maxValue,
     };
   }

@@ -441,7 +441,12 @@ export class CheckState implements Deferrable {
         }
         break;
       case TraceKind.RESPONSE_SEND:
-        if (f4 < 0) break;
+        if (f4 < 0) {
+          // A group the core still held is answered all the same, though nothing reaches the
+          // wire (an SMMUv3 CMD_RESUME for a STAG that CMD_STALL_TERM already ended).
+          if (this.full && f3 >= 0) this.groups.delete(f3);
+          break;
+        }
         if (this.group !== undefined) this.groups.delete(f3);
         this.group = undefined;
         this.hostResponse(this.slot, false);

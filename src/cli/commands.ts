@@ -2,7 +2,7 @@
  * The CLI's command actions: parse options, call the library façade, print, set the exit code.
  * No model logic here.
  */
-import { closeSync, openSync, readFileSync, writeSync, writeFileSync } from 'node:fs';
+import { closeSync, openSync, statSync, writeSync, writeFileSync } from 'node:fs';
 import { z } from 'zod';
 import {
   BUGS,
@@ -22,7 +22,9 @@ import {
   type SimulateOptions,
 } from '../api.js';
 import { BUG_NAMES } from '../scenario/bugs.js';
-import { jsonlFileWriter } from '../trace/jsonl.js';
+import { JsonlWriter } from '../trace/jsonl.js';
+import { MiB, readTextFile } from '../io/input-file.js';
+import { SinkWriteError } from '../trace/tracer.js';
 import { FtraceWriter } from '../trace/ftrace-writer.js';
 import { PerfettoWriter } from '../trace/perfetto.js';
 import type { TraceSink } from '../trace/tracer.js';
@@ -51,6 +53,8 @@ function checkBugs(bugs: readonly string[]): void {
   for (const b of bugs) if (!BUG_NAMES.includes(b)) throw new UsageError(`--bug: unknown variant "${b}" (known: ${BUG_NAMES.join(', ')})`);
 }
 
+/** An output file's sink: opening it is checked now (exit 2 "cannot write"); a write that fails
+ *  during the run (a full disk, /dev/full) stops it with a SinkWriteError, also exit 2. */
 function fileSink(path: string, make: (write: (s: string) => void, close: () => void) => TraceSink): TraceSink {
   let fd: number;
   try {
@@ -60,13 +64,49 @@ function fileSink(path: string, make: (write: (s: string) => void, close: () => 
   }
   let closed = false;
   return make(
-    (s) => writeSync(fd, s),
+    (s) => {
+      try {
+        writeSync(fd, s);
+      } catch (e) {
+        throw new SinkWriteError(path, (e as Error).message);
+      }
+    },
     () => {
-      if (!closed) closeSync(fd);
+      if (closed) return;
       closed = true;
+      try {
+        closeSync(fd);
+      } catch (e) {
+        throw new SinkWriteError(path, (e as Error).message);
+      }
     },
   );
 }
+
+/** Write a whole output file; any failure is the user's operating error (exit 2). */
+function writeOutput(path: string, data: string): void {
+  try {
+    writeFileSync(path, data);
+  } catch (e) {
+    throw new UsageError(`cannot write ${path}: ${(e as Error).message}`);
+  }
+}
+
+/** Read a whole JSON input file (regular file, bounded, UTF-8), or exit 2 naming what is wrong. */
+function readJsonInput(path: string, maxBytes: number, what: string): unknown {
+  const f = readTextFile(path, maxBytes, what);
+  if (!f.ok) throw new UsageError(`${path}${f.line > 0 ? `:${f.line}:${f.col}` : ''}: ${f.message}`);
+  try {
+    return JSON.parse(f.text);
+  } catch (e) {
+    throw new UsageError(`${path}: not JSON (${(e as Error).message}); expected ${what}`);
+  }
+}
+
+/** Bounds of whole-file JSON inputs (a sweep of 10^6 seeds writes a shard of ~150 MiB). */
+const MAX_RUN_DOCUMENT_BYTES = 64 * MiB;
+const MAX_CHOICES_BYTES = 256 * MiB;
+const MAX_SHARD_BYTES = 256 * MiB;
 
 function finishRun(report: RunReport, json: boolean): void {
   if (json) printJson(report);
@@ -93,12 +133,7 @@ interface RunOpts {
 
 /** Write the HTML report of a run (the same file `iopf report` makes from its `--json` document). */
 async function writeHtml(path: string, report: RunReport): Promise<void> {
-  const html = await renderHtmlReport(report);
-  try {
-    writeFileSync(path, html);
-  } catch (e) {
-    throw new UsageError(`cannot write ${path}: ${(e as Error).message}`);
-  }
+  writeOutput(path, await renderHtmlReport(report));
 }
 
 export async function runCommand(ref: string | undefined, o: RunOpts): Promise<void> {
@@ -106,7 +141,7 @@ export async function runCommand(ref: string | undefined, o: RunOpts): Promise<v
     checkBugs(o.bug);
     const { scenario, ref: shown } = load(ref);
     const sinks: TraceSink[] = [];
-    if (o.trace !== undefined) sinks.push(jsonlFileWriter(o.trace));
+    if (o.trace !== undefined) sinks.push(fileSink(o.trace, (w, c) => new JsonlWriter(w, { close: c })));
     if (o.ftrace !== undefined) {
       const devs = scenario.devices.map((d) => ({ rid: d.rid, name: d.name }));
       sinks.push(fileSink(o.ftrace, (w, c) => new FtraceWriter(scenario.iommu.name, devs, w, c)));
@@ -120,7 +155,7 @@ export async function runCommand(ref: string | undefined, o: RunOpts): Promise<v
     if (o.recordChoices !== undefined) opts.recordChoices = true;
     const r = simulate(scenario, opts);
     if (o.recordChoices !== undefined) {
-      writeFileSync(o.recordChoices, JSON.stringify({ scenario: shown, seed: r.report.seed, bugs: o.bug, until_ns: o.untilNs ?? null, choices: r.choices ?? [] }));
+      writeOutput(o.recordChoices, JSON.stringify({ scenario: shown, seed: r.report.seed, bugs: o.bug, until_ns: o.untilNs ?? null, choices: r.choices ?? [] }));
     }
     if (o.html !== undefined) await writeHtml(o.html, r.report);
     finishRun(r.report, o.json === true);
@@ -129,18 +164,7 @@ export async function runCommand(ref: string | undefined, o: RunOpts): Promise<v
 
 export async function reportCommand(path: string, o: { output?: string }): Promise<void> {
   await wrapAsync(async () => {
-    let text: string;
-    try {
-      text = readFileSync(path, 'utf8');
-    } catch (e) {
-      throw new UsageError(`cannot read ${path}: ${(e as Error).message}`);
-    }
-    let data: unknown;
-    try {
-      data = JSON.parse(text);
-    } catch (e) {
-      throw new UsageError(`${path}: not JSON (${(e as Error).message}); expected the output of \`iopf run --json\``);
-    }
+    const data = readJsonInput(path, MAX_RUN_DOCUMENT_BYTES, 'the output of `iopf run --json`');
     const p = parseRunReport(data);
     if (!p.ok) throw new UsageError(`${path}: ${p.error}`);
     if (o.output !== undefined) await writeHtml(o.output, p.value);
@@ -166,14 +190,22 @@ export async function checkCommand(
   await wrapAsync(async () => {
     const scenario = o.scenario !== undefined ? load(o.scenario).scenario : undefined;
     const devices = parseDeviceHints(o.device);
-    let fd: number;
+    // A trace streams, so a FIFO (trace-cmd piping) is fine; a directory is not a trace.
     try {
-      fd = openSync(path, 'r');
-      closeSync(fd);
+      if (statSync(path).isDirectory()) throw new UsageError(`cannot read ${path}: a directory, expected a trace file`);
+      closeSync(openSync(path, 'r'));
     } catch (e) {
+      if (e instanceof UsageError) throw e;
       throw new UsageError(`cannot read ${path}: ${(e as Error).message}`);
     }
-    const res: OfflineResult = await check(path, { format: o.format, devices, ...(scenario !== undefined ? { scenario } : {}) });
+    let res: OfflineResult;
+    try {
+      res = await check(path, { format: o.format, devices, ...(scenario !== undefined ? { scenario } : {}) });
+    } catch (e) {
+      // A read error while streaming (EIO, EISDIR on an odd file system) is about the input.
+      if (typeof (e as NodeJS.ErrnoException).code === 'string') throw new UsageError(`cannot read ${path}: ${(e as Error).message}`);
+      throw e;
+    }
     if (o.json === true) printJson({ file: path, ...res });
     else {
       const lines = [`iopf check ${path} (${res.format}): ${res.records.toLocaleString('en-US')} records`];
@@ -259,7 +291,7 @@ export function exploreCommand(ref: string | undefined, o: { runs: number; seed:
       process.stdout.write(`explore: schedule ${runs} of "${shown}" breaks ${f.rules.join(', ')} (${f.violations} violations)\n`);
       if (f.choices !== undefined) {
         const file = `iopf-explore-${Date.now()}.json`;
-        writeFileSync(file, JSON.stringify({ scenario: shown, seed: f.seed, bugs: o.bug, until_ns: null, choices: f.choices, mode: 'prefix' }));
+        writeOutput(file, JSON.stringify({ scenario: shown, seed: f.seed, bugs: o.bug, until_ns: null, choices: f.choices, mode: 'prefix' }));
         process.stdout.write(`replay: iopf replay ${file}\n`);
       } else process.stdout.write(`replay: ${f.replay}\n`);
     }
@@ -278,37 +310,46 @@ const choicesFile = z.strictObject({
 
 export function replayCommand(path: string, o: { json?: boolean; trace?: string }): void {
   wrap(() => {
-    let data: unknown;
-    try {
-      data = JSON.parse(readFileSync(path, 'utf8'));
-    } catch (e) {
-      throw new UsageError(`${path}: not a readable JSON choice file (${(e as Error).message})`);
-    }
+    const data = readJsonInput(path, MAX_CHOICES_BYTES, 'a choice file from `iopf run --record-choices` or `iopf explore`');
     const p = choicesFile.safeParse(data);
-    if (!p.success) throw new UsageError(`${path}: ${p.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`);
+    if (!p.success)
+      throw new UsageError(`${path}: not a choice file: ${p.error.issues.slice(0, 3).map((i) => `${i.path.join('.') || '(document)'}: ${i.message}`).join('; ')}`);
     const c = p.data;
     checkBugs(c.bugs);
     const { scenario, ref } = load(c.scenario);
-    const sinks: TraceSink[] = o.trace !== undefined ? [jsonlFileWriter(o.trace)] : [];
+    const sinks: TraceSink[] = o.trace !== undefined ? [fileSink(o.trace, (w, c) => new JsonlWriter(w, { close: c }))] : [];
     const chooser = c.mode === 'prefix' ? new PrefixChooser(c.choices) : new ReplayChooser(c.choices);
     const opts: SimulateOptions = { seed: c.seed, bugs: c.bugs, chooser, sinks, scenarioRef: ref };
     if (c.until_ns !== null) opts.untilNs = c.until_ns;
     const r = simulate(scenario, opts);
+    // A recorded choice that does not fit this run: the file belongs to another scenario, seed or
+    // version of iopf. Bad input, not a broken invariant.
+    const m = chooser.mismatch;
+    if (m !== undefined)
+      throw new UsageError(
+        `${path}: choices[${m.at}] is ${m.choice}, but the run has ${m.n} alternatives there: the file was recorded from another scenario, seed or iopf version`,
+      );
     finishRun(r.report, o.json === true);
   });
 }
 
 const shardFile = z.strictObject({
   scenario: z.string(),
-  seeds: z.array(z.number().int()),
-  runs: z.array(z.strictObject({ seed: z.number().int(), trace_sha256: z.string(), violations_total: z.number().int(), page_requests: z.number().int(), events: z.number().int() })),
+  seeds: z.array(z.number().int().nonnegative().max(Number.MAX_SAFE_INTEGER)),
+  runs: z.array(
+    z.strictObject({
+      seed: z.number().int().nonnegative().max(Number.MAX_SAFE_INTEGER),
+      trace_sha256: z.string().max(64),
+      violations_total: z.number().int().nonnegative(),
+      page_requests: z.number().int().nonnegative(),
+      events: z.number().int().nonnegative(),
+    }),
+  ),
   histograms: z.record(z.string(), z.string()),
 });
 type ShardResult = z.infer<typeof shardFile>;
 
-function summarizeShard(s: ShardResult): Record<string, unknown> {
-  const m = new Metrics();
-  m.merge(s.histograms);
+function summarizeShard(s: ShardResult, m: Metrics): Record<string, unknown> {
   return {
     scenario: s.scenario,
     runs: s.runs.length,
@@ -324,6 +365,8 @@ export function sweepCommand(ref: string | undefined, o: { seeds: string; shard?
   wrap(() => {
     const m = /^(\d+)\.\.(\d+)$/.exec(o.seeds);
     if (m === null || Number(m[2]) < Number(m[1])) throw new UsageError(`--seeds: expected a..b with a <= b, got "${o.seeds}"`);
+    // Seeds are safe integers (every random stream is keyed by one: src/sim/random.ts).
+    if (!Number.isSafeInteger(Number(m[2]))) throw new UsageError(`--seeds: seeds are at most ${Number.MAX_SAFE_INTEGER} (2^53 − 1), got "${o.seeds}"`);
     let shard = 0;
     let shards = 1;
     if (o.shard !== undefined) {
@@ -343,8 +386,8 @@ export function sweepCommand(ref: string | undefined, o: { seeds: string; shard?
       metrics.merge(r.metrics.encode());
     }
     result.histograms = metrics.encode();
-    if (o.out !== undefined) writeFileSync(o.out, JSON.stringify(result));
-    const summary = summarizeShard(result);
+    if (o.out !== undefined) writeOutput(o.out, JSON.stringify(result));
+    const summary = summarizeShard(result, metrics);
     if (o.json === true) printJson(summary);
     else process.stdout.write(`${JSON.stringify(summary, null, 2)}\n`);
     if (result.runs.some((r) => r.violations_total > 0)) process.exitCode = EXIT.VIOLATION;
@@ -356,22 +399,19 @@ export function mergeCommand(files: string[], o: { json?: boolean }): void {
     const merged: ShardResult = { scenario: '', seeds: [], runs: [], histograms: {} };
     const metrics = new Metrics();
     for (const f of files) {
-      let data: unknown;
-      try {
-        data = JSON.parse(readFileSync(f, 'utf8'));
-      } catch (e) {
-        throw new UsageError(`${f}: not a readable shard result (${(e as Error).message})`);
-      }
+      const data = readJsonInput(f, MAX_SHARD_BYTES, 'a shard result of `iopf sweep --out`');
       const p = shardFile.safeParse(data);
       if (!p.success) throw new UsageError(`${f}: not a shard result: ${p.error.issues[0]?.path.join('.') ?? ''} ${p.error.issues[0]?.message ?? ''}`);
       if (merged.scenario !== '' && merged.scenario !== p.data.scenario) throw new UsageError(`${f}: shard of scenario "${p.data.scenario}", others are "${merged.scenario}"`);
       merged.scenario = p.data.scenario;
-      merged.seeds.push(...p.data.seeds);
-      merged.runs.push(...p.data.runs);
-      metrics.merge(p.data.histograms);
+      // One at a time: spreading 10^5 elements into push() overflows the call stack.
+      for (const seed of p.data.seeds) merged.seeds.push(seed);
+      for (const run of p.data.runs) merged.runs.push(run);
+      const bad = metrics.mergeChecked(p.data.histograms);
+      if (bad !== undefined) throw new UsageError(`${f}: not a shard result: histograms.${bad}`);
     }
     merged.histograms = metrics.encode();
-    const summary = summarizeShard(merged);
+    const summary = summarizeShard(merged, metrics);
     if (o.json === true) printJson(summary);
     else process.stdout.write(`${JSON.stringify(summary, null, 2)}\n`);
   });

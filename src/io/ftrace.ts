@@ -415,6 +415,8 @@ function parseEventLine(text: string, opts: FtraceParseOptions): FtraceRecord {
     // A clock not in ns (counter, x86-tsc): the raw value, in the clock's own units.
     tsNs = secs;
   }
+  // Time is an exact integer or the line is refused: a 20-digit timestamp would round silently.
+  if (!Number.isSafeInteger(tsNs)) cur.fail('a timestamp below 2^53 ns (about 104 days of uptime), which the checker holds exactly', i);
   cur.i = j;
   cur.lit(':');
   const afterTs = skipSpaces(text, cur.i);

@@ -102,10 +102,11 @@ function zodToDiagnostics(loc: Located, error: z.ZodError): Diagnostic[] {
       const got = node && isScalar(node) ? describeInput(node.value) : issue.input === undefined ? 'nothing' : describeInput(issue.input);
       if (!message.includes(', got')) message = `expected ${issue.expected}, got ${got}`;
       if (got === 'nothing') message = `required field is missing (expected ${issue.expected})`;
-    } else if (issue.code === 'invalid_union' && 'input' in issue) {
+    } else if (issue.code === 'invalid_union') {
       // A branch that got far enough to say what is wrong (a custom check) speaks for the union.
       const custom = issue.errors.flat().find((i) => i.code === 'custom');
-      message = custom !== undefined ? custom.message : `${message}: got ${describeInput(issue.input)}`;
+      if (custom !== undefined) message = custom.message;
+      else if ('input' in issue) message = `${message}: got ${describeInput(issue.input)}`;
     } else if (issue.code === 'invalid_value') {
       message = `expected one of ${issue.values.map((v) => (typeof v === 'string' ? quote(v) : String(v))).join(', ')}, got ${describeInput(issue.input)}`;
     }

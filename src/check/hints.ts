@@ -7,7 +7,7 @@
 import type { Scenario } from '../scenario/schema.js';
 import type { MonitorOptions } from './monitor.js';
 
-export type ScenarioHints = Pick<MonitorOptions, 'queueCapacity' | 'overflowAutoResponse' | 'deviceRequiresPasid' | 'creditAllocation' | 'flushContract'>;
+export type ScenarioHints = Pick<MonitorOptions, 'queueCapacity' | 'overflowAutoResponse' | 'deviceRequiresPasid' | 'creditAllocation' | 'flushContract' | 'deviceRid'>;
 
 export function hintsFromScenario(scenario: Scenario): Required<ScenarioHints> {
   const fam = scenario.iommu.family;
@@ -19,6 +19,7 @@ export function hintsFromScenario(scenario: Scenario): Required<ScenarioHints> {
     overflowAutoResponse: new Map([[0, fam !== 'amd' || scenario.iommu.amd.overflow_autoresp]]),
     deviceRequiresPasid: (dev) => scenario.devices[dev]?.pri.response_pasid_required,
     creditAllocation: (dev) => scenario.devices[dev]?.pri.allocation,
+    deviceRid: (dev) => scenario.devices[dev]?.rid,
     // The seed's flush answers the PASID's pending groups; mainline and v6.7 only wait for the workqueue.
     flushContract: scenario.kernel === 'seed' ? 'seed' : 'workqueue',
   };

@@ -11,7 +11,7 @@
  * the violations, with the triggering event; several violations found on one event are listed in
  * catalogue order.
  */
-import { TRACE_KIND_COUNT } from '../trace/events.js';
+import { TRACE_KIND_COUNT, ridString } from '../trace/events.js';
 import type { TraceSink } from '../trace/tracer.js';
 import { formatJsonlEvent } from '../trace/jsonl.js';
 import type { MonitorMode, MonitorOptions } from './options.js';
@@ -150,6 +150,20 @@ export class Monitor implements TraceSink {
     };
   }
 
+  /**
+   * A violation text as a user reads it: devices by requester ID (bb:dd.f) rather than the
+   * checker's internal device number, when the RID is known (scenario hints, ftrace input). Only
+   * stored violations are rewritten, so the hot path builds nothing.
+   */
+  private named(detail: string): string {
+    const rid = this.st.opts.deviceRid;
+    if (rid === undefined) return detail;
+    return detail.replace(/\bdevice (\d+)\b/g, (all, n: string) => {
+      const r = rid(Number(n));
+      return r === undefined ? all : `device ${ridString(r)}`;
+    });
+  }
+
   /** A violation of rule (catalogue index); the triggering event is attached when `withEvent`. */
   record(rule: number, detail: string, withEvent: boolean): void {
     this.exercised[rule] = 1;
@@ -160,7 +174,7 @@ export class Monitor implements TraceSink {
     const v: { rule: string; time_ns: number; detail: string; events?: string; line?: number } = {
       rule: RULES[rule]!.id,
       time_ns: this.st.now,
-      detail,
+      detail: this.named(detail),
     };
     if (withEvent) v.events = formatJsonlEvent(c[0], c[1], c[2], c[3], c[4], c[5], c[6], c[7]);
     if (withEvent && this.line !== undefined) v.line = this.line;

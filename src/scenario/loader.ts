@@ -332,6 +332,17 @@ function firstAlias(loc: Located): { line: number; col: number } {
 
 /** Parse and validate scenario text. `file` is only used in diagnostics. */
 export function parseScenario(text: string, file: string): Result<Scenario> {
+  try {
+    return parseScenarioText(text, file);
+  } catch (e) {
+    // Every step that walks the document recurses per nesting level (the yaml composer, toJS,
+    // zod): a document nested thousands deep is refused, not a crash.
+    if (e instanceof RangeError) return { ok: false, errors: [{ file, line: 1, col: 1, path: '', message: 'the document is nested too deeply' }] };
+    throw e;
+  }
+}
+
+function parseScenarioText(text: string, file: string): Result<Scenario> {
   const lines = new LineCounter();
   let doc: Document.Parsed;
   try {

@@ -7,4 +7,5 @@ export default [
   { name: 'iommufd', args: ['pipeline.mjs', 'iommufd', '1e7', 'cheap', 'none', 'iommufd'] },
   { name: 'long', args: ['pipeline.mjs', 'long', '1e8', 'cheap', 'none', 'sva', '1e7'] },
   { name: 'check-offline', args: ['check-offline.mjs', '1e9'] },
+  { name: 'fit-offline', args: ['fit-offline.mjs', '1e9'] },
 ];

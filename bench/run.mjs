@@ -46,3 +46,5 @@ if (long?.peak_rss_mb_at_1e7 !== undefined)
   console.log(`long: peak RSS ${long.peak_rss_mb_at_1e7.toFixed(1)} MB at 1e7 page requests, ${long.peak_rss_mb.toFixed(1)} MB at ${long.page_requests.toExponential(2)}`);
 const off = rows.find((r) => r.config === 'check-offline');
 if (off) console.log(`check-offline: ${off.records.toLocaleString('en-US')} records, ${(off.file_bytes / 1e9).toFixed(2)} GB, ${Math.round(off.records_per_s).toLocaleString('en-US')} records/s`);
+const fit = rows.find((r) => r.config === 'fit-offline');
+if (fit) console.log(`fit-offline: ${fit.records.toLocaleString('en-US')} records, ${(fit.file_bytes / 1e9).toFixed(2)} GB, ${Math.round(fit.records_per_s).toLocaleString('en-US')} records/s`);

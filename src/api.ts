@@ -60,6 +60,8 @@ export { formatDiagnostic, type Diagnostic, type Result } from './scenario/diagn
 export { scenarioSchema, type Scenario } from './scenario/schema.js';
 export { BUGS, BUG_NAMES, type BugVariant } from './scenario/bugs.js';
 export { RULES, RULE_IDS, type Rule } from './check/rules/index.js';
+export { PROFILES, PROFILE_NAMES, FORMS, SWITCHES, SWITCH_NAMES, behavioursOf, profilesWith, type Profile, type ProfileName } from './scenario/profiles.js';
+import type { ProfileName } from './scenario/profiles.js';
 import { checkJsonlFile, checkFtraceFile, type OfflineResult } from './check/offline.js';
 export { checkJsonlFile, checkFtraceFile, type OfflineResult };
 export { hintsFromScenario, ftraceDevicesFromScenario } from './check/hints.js';
@@ -77,7 +79,9 @@ export interface SimulateOptions {
   maxEvents?: number;
   /** Online checking (default: the scenario's `check`). */
   check?: MonitorMode;
-  /** Known-bug variants switched on in addition to the scenario's. */
+  /** Kernel profile instead of the scenario's `kernel:` (`--kernel`). */
+  kernel?: ProfileName;
+  /** Behaviour switches (known bugs, forms) on in addition to the profile's and the scenario's. */
   bugs?: readonly string[];
   /** Trace writers and other sinks. */
   sinks?: readonly TraceSink[];
@@ -213,8 +217,9 @@ export async function check(path: string, opts: CheckOptions = {}): Promise<Offl
 }
 
 /** The command that replays a run. */
-export function replayCommandLine(ref: string, seed: number, bugs: readonly string[], untilNs?: number): string {
+export function replayCommandLine(ref: string, seed: number, bugs: readonly string[], untilNs?: number, kernel?: ProfileName): string {
   const parts = ['iopf', 'run', ref === 'default' ? '' : ref, '--seed', String(seed)];
+  if (kernel !== undefined) parts.push('--kernel', kernel);
   for (const b of bugs) parts.push('--bug', b);
   if (untilNs !== undefined) parts.push('--until-ns', String(untilNs));
   return parts.filter((p) => p !== '').join(' ');
@@ -278,7 +283,10 @@ export function asInvariant(e: unknown, p: PreparedRun): InvariantError {
 }
 
 /** Build the world, its checker and counters for a run (simulate() and sessions). */
-export function prepareRun(scenario: Scenario, opts: SimulateOptions = {}, worldExtra: Partial<WorldOptions> = {}): PreparedRun {
+export function prepareRun(shipped: Scenario, opts: SimulateOptions = {}, worldExtra: Partial<WorldOptions> = {}): PreparedRun {
+  // --kernel: the same scenario on another profile (everything downstream reads scenario.kernel).
+  const kernelOverride = opts.kernel !== undefined && opts.kernel !== shipped.kernel ? opts.kernel : undefined;
+  const scenario: Scenario = kernelOverride === undefined ? shipped : { ...shipped, kernel: kernelOverride };
   const seed = opts.seed ?? scenario.seed ?? 1;
   const mode: MonitorMode = opts.check ?? scenario.check;
   const monitor = new Monitor({ mode, ...hintsFromScenario(scenario) });
@@ -362,7 +370,7 @@ export function finishRun(p: PreparedRun, stopReason: string, invariant: Invaria
       unaccounted: mode === 'off' ? 0 : sent - (bal.answered + bal.autoAnswered + dropped + outstanding),
     },
     counters,
-    replay: replayCommandLine(opts.scenarioRef ?? scenario.name, seed, bugs.filter((b) => !scenario.bugs.includes(b)), untilNs),
+    replay: replayCommandLine(opts.scenarioRef ?? scenario.name, seed, bugs.filter((b) => !scenario.bugs.includes(b)), untilNs, opts.kernel),
     histograms: encodeDocumentHistograms(m),
   };
   return { report, choices: world.choices(), invariant, metrics: world.metrics };

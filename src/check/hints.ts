@@ -6,6 +6,7 @@
  */
 import type { Scenario } from '../scenario/schema.js';
 import type { MonitorOptions } from './monitor.js';
+import { Forms, profileByName } from '../scenario/profiles.js';
 
 export type ScenarioHints = Pick<MonitorOptions, 'queueCapacity' | 'overflowAutoResponse' | 'deviceRequiresPasid' | 'creditAllocation' | 'flushContract' | 'deviceRid'>;
 
@@ -20,8 +21,12 @@ export function hintsFromScenario(scenario: Scenario): Required<ScenarioHints> {
     deviceRequiresPasid: (dev) => scenario.devices[dev]?.pri.response_pasid_required,
     creditAllocation: (dev) => scenario.devices[dev]?.pri.allocation,
     deviceRid: (dev) => scenario.devices[dev]?.rid,
-    // The seed's flush answers the PASID's pending groups; mainline and v6.7 only wait for the workqueue.
-    flushContract: scenario.kernel === 'seed' ? 'seed' : 'workqueue',
+    // What the profile's own flush promises (a --bug on top does not change the contract): the
+    // seed's and the reference's answer the PASID's pending groups and drop its partials; a
+    // flush-workqueue-only kernel (mainline, v6.9, v6.7) only waits for the workqueue.
+    flushContract: profileByName(scenario.kernel).switches.includes(Forms.FLUSH_WORKQUEUE_ONLY)
+      ? 'workqueue'
+      : 'seed',
   };
 }
 

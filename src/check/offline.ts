@@ -112,6 +112,29 @@ const PRGI_INDEX: readonly number[] = KIND_INFO.map((k) => k.fields.indexOf('prg
 const GRPID_KINDS: ReadonlySet<string> = new Set(['fault_report', 'partial_add', 'partial_free', 'group_form', 'handler_start', 'handler_end']);
 const PRGI_LIMIT: readonly number[] = KIND_INFO.map((k) => (GRPID_KINDS.has(k.name) ? 1024 : 512));
 
+/**
+ * The field bounds the offline checker enforces on a decoded JSONL event (a `dev` the tables can
+ * hold, a `prgi` of its width): a diagnostic, or undefined when the event is in range. Shared with
+ * `iopf fit`, so a bad trace gets the same diagnostics from both commands.
+ */
+export function jsonlFieldDiagnostic(
+  kind: number,
+  f: readonly number[],
+  lineNo: number,
+  maxDevices: number,
+): OfflineDiagnostic | undefined {
+  const di = DEV_INDEX[kind]!;
+  if (di >= 0 && !(f[di]! >= 0 && f[di]! < maxDevices)) {
+    return { lineNo, message: `expected "dev" in 0..${maxDevices - 1} got ${f[di]!}`, code: 'bad-field', severity: 'error' };
+  }
+  const pi = PRGI_INDEX[kind]!;
+  const plim = PRGI_LIMIT[kind]!;
+  if (pi >= 0 && !(f[pi]! >= 0 && f[pi]! < plim)) {
+    return { lineNo, message: `expected "prgi" in 0..${plim - 1} got ${f[pi]!}`, code: 'bad-field', severity: 'error' };
+  }
+  return undefined;
+}
+
 /** Check an iopf JSONL trace (path or byte stream). */
 export async function checkJsonl(source: string | Readable, opts: JsonlCheckOptions = {}): Promise<OfflineResult> {
   const maxDevices = opts.maxDevices ?? 256;
@@ -139,15 +162,9 @@ export async function checkJsonl(source: string | Readable, opts: JsonlCheckOpti
       }
       const e = item.event;
       const f = e.f;
-      const di = DEV_INDEX[e.kind]!;
-      const pi = PRGI_INDEX[e.kind]!;
-      if (di >= 0 && !(f[di]! >= 0 && f[di]! < maxDevices)) {
-        diags.add({ lineNo: e.lineNo, message: `expected "dev" in 0..${maxDevices - 1} got ${f[di]!}`, code: 'bad-field', severity: 'error' });
-        continue;
-      }
-      const plim = PRGI_LIMIT[e.kind]!;
-      if (pi >= 0 && !(f[pi]! >= 0 && f[pi]! < plim)) {
-        diags.add({ lineNo: e.lineNo, message: `expected "prgi" in 0..${plim - 1} got ${f[pi]!}`, code: 'bad-field', severity: 'error' });
+      const bad = jsonlFieldDiagnostic(e.kind, f, e.lineNo, maxDevices);
+      if (bad !== undefined) {
+        diags.add(bad);
         continue;
       }
       records++;

@@ -21,7 +21,8 @@ import {
   type RunReport,
   type SimulateOptions,
 } from '../api.js';
-import { BUG_NAMES } from '../scenario/bugs.js';
+import { BUGS as BUG_TABLE } from '../scenario/bugs.js';
+import { FORMS, PROFILES, PROFILE_NAMES, SWITCH_NAMES, profilesWith, type ProfileName } from '../scenario/profiles.js';
 import { JsonlWriter } from '../trace/jsonl.js';
 import { MiB, readTextFile } from '../io/input-file.js';
 import { SinkWriteError } from '../trace/tracer.js';
@@ -31,9 +32,16 @@ import type { TraceSink } from '../trace/tracer.js';
 import { PrefixChooser, ReplayChooser } from '../sim/random.js';
 import { Metrics } from '../report/metrics.js';
 import { EXIT, UsageError, printJson } from './output.js';
+import { parseOverrides, shellWord } from '../scenario/overrides.js';
 
-function load(ref: string | undefined): LoadedScenario {
-  const r = loadScenario(ref);
+/** Load a scenario with its `--set` overrides (validated together); bad input prints and exits 2. */
+export function load(ref: string | undefined, sets: readonly string[] = []): LoadedScenario {
+  const ov = parseOverrides(sets);
+  if (!ov.ok) {
+    for (const d of ov.errors) process.stderr.write(`${formatDiagnostic(d)}\n`);
+    throw new BadInput();
+  }
+  const r = loadScenario(ref, ov.value);
   if (!r.ok) {
     for (const d of r.errors.slice(0, 20)) process.stderr.write(`${formatDiagnostic(d)}\n`);
     if (r.errors.length > 20) process.stderr.write(`… ${r.errors.length - 20} more errors\n`);
@@ -42,15 +50,56 @@ function load(ref: string | undefined): LoadedScenario {
   return r.value;
 }
 
+/** The scenario as a command line names it, with its `--set` overrides (for replay lines). */
+function refWithSets(l: LoadedScenario): string {
+  return [l.ref, ...l.sets.flatMap((t) => ['--set', shellWord(t)])].join(' ');
+}
+
 /** Diagnostics were printed; exit 2. */
-class BadInput extends UsageError {
+export class BadInput extends UsageError {
   constructor() {
     super('');
   }
 }
 
 function checkBugs(bugs: readonly string[]): void {
-  for (const b of bugs) if (!BUG_NAMES.includes(b)) throw new UsageError(`--bug: unknown variant "${b}" (known: ${BUG_NAMES.join(', ')})`);
+  for (const b of bugs) if (!SWITCH_NAMES.includes(b)) throw new UsageError(`--bug: unknown behaviour switch "${b}" (known: ${SWITCH_NAMES.join(', ')})`);
+}
+
+function checkKernel(k: string | undefined): ProfileName | undefined {
+  if (k === undefined) return undefined;
+  if (!(PROFILE_NAMES as readonly string[]).includes(k)) throw new UsageError(`--kernel: unknown profile "${k}" (known: ${PROFILE_NAMES.join(', ')})`);
+  return k as ProfileName;
+}
+
+/** `iopf list profiles --json`: the profiles and, per behaviour switch, its source and the
+ * profiles that have it on (the matrix). */
+function profilesDocument(): Record<string, unknown> {
+  return {
+    profiles: PROFILES.map((p) => ({ name: p.name, code: p.code, summary: p.summary, switches: p.switches })),
+    behaviours: [
+      ...BUG_TABLE.map((b) => ({ name: b.name, kind: 'bug', summary: b.summary, source: b.source, rule: b.rule, scenario: b.scenario, profiles: profilesWith(b.name) })),
+      ...FORMS.map((f) => ({ name: f.name, kind: 'form', summary: f.summary, source: f.source, profiles: profilesWith(f.name) })),
+    ],
+  };
+}
+
+/** `iopf list profiles`: the profiles, then one row per behaviour with an x under each profile that has it. */
+function printProfilesMatrix(): void {
+  const names = PROFILES.map((p) => p.name);
+  const w = Math.max(...[...BUG_TABLE.map((b) => b.name), ...FORMS.map((f) => f.name)].map((n) => n.length)) + 2;
+  const col = (s: string): string => s.padEnd(11);
+  const out: string[] = [];
+  for (const p of PROFILES) out.push(`${p.name.padEnd(10)} ${p.code}\n${''.padEnd(10)} ${p.summary}`);
+  out.push('');
+  out.push(`${'behaviour'.padEnd(w)}${'kind'.padEnd(6)}${names.map(col).join('')}source`);
+  const row = (name: string, kind: string, source: string): void => {
+    const on = new Set(profilesWith(name));
+    out.push(`${name.padEnd(w)}${kind.padEnd(6)}${names.map((n) => col(on.has(n) ? 'x' : '.')).join('')}${source}`);
+  };
+  for (const b of BUG_TABLE) row(b.name, 'bug', b.source);
+  for (const f of FORMS) row(f.name, 'form', f.source);
+  process.stdout.write(`${out.join('\n')}\n`);
 }
 
 /** An output file's sink: opening it is checked now (exit 2 "cannot write"); a write that fails
@@ -127,8 +176,10 @@ interface RunOpts {
   untilNs?: number;
   check?: 'off' | 'cheap' | 'full';
   bug: string[];
+  kernel?: string;
   recordChoices?: string;
   maxEvents?: number;
+  set: string[];
 }
 
 /** Write the HTML report of a run (the same file `iopf report` makes from its `--json` document). */
@@ -139,7 +190,10 @@ async function writeHtml(path: string, report: RunReport): Promise<void> {
 export async function runCommand(ref: string | undefined, o: RunOpts): Promise<void> {
   await wrapAsync(async () => {
     checkBugs(o.bug);
-    const { scenario, ref: shown } = load(ref);
+    const kernel = checkKernel(o.kernel);
+    const loaded = load(ref, o.set);
+    const { scenario } = loaded;
+    const shown = refWithSets(loaded);
     const sinks: TraceSink[] = [];
     if (o.trace !== undefined) sinks.push(fileSink(o.trace, (w, c) => new JsonlWriter(w, { close: c })));
     if (o.ftrace !== undefined) {
@@ -148,6 +202,7 @@ export async function runCommand(ref: string | undefined, o: RunOpts): Promise<v
     }
     if (o.perfetto !== undefined) sinks.push(fileSink(o.perfetto, (w, c) => new PerfettoWriter(scenario, w, c)));
     const opts: SimulateOptions = { bugs: o.bug, sinks, scenarioRef: shown };
+    if (kernel !== undefined) opts.kernel = kernel;
     if (o.seed !== undefined) opts.seed = o.seed;
     if (o.untilNs !== undefined) opts.untilNs = o.untilNs;
     if (o.check !== undefined) opts.check = o.check;
@@ -155,7 +210,7 @@ export async function runCommand(ref: string | undefined, o: RunOpts): Promise<v
     if (o.recordChoices !== undefined) opts.recordChoices = true;
     const r = simulate(scenario, opts);
     if (o.recordChoices !== undefined) {
-      writeOutput(o.recordChoices, JSON.stringify({ scenario: shown, seed: r.report.seed, bugs: o.bug, until_ns: o.untilNs ?? null, choices: r.choices ?? [] }));
+      writeOutput(o.recordChoices, JSON.stringify({ scenario: loaded.ref, ...(loaded.sets.length > 0 ? { set: loaded.sets } : {}), seed: r.report.seed, bugs: o.bug, until_ns: o.untilNs ?? null, choices: r.choices ?? [], ...(kernel !== undefined ? { kernel } : {}) }));
     }
     if (o.html !== undefined) await writeHtml(o.html, r.report);
     finishRun(r.report, o.json === true);
@@ -185,10 +240,11 @@ function parseDeviceHints(hints: readonly string[]): Map<number, { pasidRequired
 
 export async function checkCommand(
   path: string,
-  o: { format: 'auto' | 'jsonl' | 'ftrace'; device: string[]; scenario?: string; json?: boolean },
+  o: { format: 'auto' | 'jsonl' | 'ftrace'; device: string[]; scenario?: string; json?: boolean; set: string[] },
 ): Promise<void> {
   await wrapAsync(async () => {
-    const scenario = o.scenario !== undefined ? load(o.scenario).scenario : undefined;
+    if (o.scenario === undefined && o.set.length > 0) throw new UsageError('--set changes the scenario given with --scenario; none was given');
+    const scenario = o.scenario !== undefined ? load(o.scenario, o.set).scenario : undefined;
     const devices = parseDeviceHints(o.device);
     // A trace streams, so a FIFO (trace-cmd piping) is fine; a directory is not a trace.
     try {
@@ -239,26 +295,34 @@ export function listCommand(what: string, o: { json?: boolean }): void {
         if (o.json === true) printJson(BUGS.map((b) => ({ name: b.name, scenario: b.scenario, summary: b.summary, source: b.source, rule: b.rule })));
         else for (const b of BUGS) process.stdout.write(`${b.name.padEnd(28)} ${b.summary}\n${''.padEnd(28)} scenario ${b.scenario}; breaks ${b.rule}; source: ${b.source}\n`);
         break;
+      case 'profiles':
+        if (o.json === true) printJson(profilesDocument());
+        else printProfilesMatrix();
+        break;
       case 'scenarios':
         if (o.json === true) printJson(shippedScenarios());
         else for (const s of shippedScenarios()) process.stdout.write(`${s}\n`);
         break;
       default:
-        throw new UsageError(`list: expected rules, bugs or scenarios, got "${what}"`);
+        throw new UsageError(`list: expected rules, bugs, profiles or scenarios, got "${what}"`);
     }
   });
 }
 
-export function exploreCommand(ref: string | undefined, o: { runs: number; seed: number; mode: 'random' | 'exhaustive'; bug: string[]; json?: boolean }): void {
+export function exploreCommand(ref: string | undefined, o: { runs: number; seed: number; mode: 'random' | 'exhaustive'; bug: string[]; kernel?: string; json?: boolean; set: string[] }): void {
   wrap(() => {
     checkBugs(o.bug);
-    const { scenario, ref: shown } = load(ref);
+    const kernel = checkKernel(o.kernel);
+    const k = kernel !== undefined ? { kernel } : {};
+    const loaded = load(ref, o.set);
+    const { scenario } = loaded;
+    const shown = refWithSets(loaded);
     if (o.runs < 1 || o.runs > 1_000_000) throw new UsageError('--runs: expected 1..1000000');
     const found: { seed: number; violations: number; rules: string[]; replay: string; choices?: number[] }[] = [];
     let runs = 0;
     if (o.mode === 'random') {
       for (let s = o.seed; s < o.seed + o.runs; s++) {
-        const r = simulate(scenario, { seed: s, bugs: o.bug, scenarioRef: shown });
+        const r = simulate(scenario, { seed: s, bugs: o.bug, scenarioRef: shown, ...k });
         runs++;
         if (r.report.violations_total > 0) {
           found.push({ seed: s, violations: r.report.violations_total, rules: [...new Set(r.report.violations.map((v) => v.rule))], replay: r.report.replay });
@@ -270,7 +334,7 @@ export function exploreCommand(ref: string | undefined, o: { runs: number; seed:
       let prefix: number[] = [];
       for (;;) {
         const chooser = new PrefixChooser(prefix);
-        const r = simulate(scenario, { seed: o.seed, bugs: o.bug, chooser, scenarioRef: shown });
+        const r = simulate(scenario, { seed: o.seed, bugs: o.bug, chooser, scenarioRef: shown, ...k });
         runs++;
         if (r.report.violations_total > 0) {
           found.push({ seed: o.seed, violations: r.report.violations_total, rules: [...new Set(r.report.violations.map((v) => v.rule))], replay: r.report.replay, choices: chooser.taken });
@@ -291,7 +355,7 @@ export function exploreCommand(ref: string | undefined, o: { runs: number; seed:
       process.stdout.write(`explore: schedule ${runs} of "${shown}" breaks ${f.rules.join(', ')} (${f.violations} violations)\n`);
       if (f.choices !== undefined) {
         const file = `iopf-explore-${Date.now()}.json`;
-        writeOutput(file, JSON.stringify({ scenario: shown, seed: f.seed, bugs: o.bug, until_ns: null, choices: f.choices, mode: 'prefix' }));
+        writeOutput(file, JSON.stringify({ scenario: loaded.ref, ...(loaded.sets.length > 0 ? { set: loaded.sets } : {}), seed: f.seed, bugs: o.bug, until_ns: null, choices: f.choices, mode: 'prefix', ...k }));
         process.stdout.write(`replay: iopf replay ${file}\n`);
       } else process.stdout.write(`replay: ${f.replay}\n`);
     }
@@ -306,6 +370,9 @@ const choicesFile = z.strictObject({
   until_ns: z.number().int().positive().nullable(),
   choices: z.array(z.number().int().nonnegative()),
   mode: z.enum(['random', 'prefix']).optional(),
+  /** `--set` overrides the run was made with. */
+  set: z.array(z.string()).optional(),
+  kernel: z.enum(PROFILE_NAMES).optional(),
 });
 
 export function replayCommand(path: string, o: { json?: boolean; trace?: string }): void {
@@ -316,10 +383,13 @@ export function replayCommand(path: string, o: { json?: boolean; trace?: string 
       throw new UsageError(`${path}: not a choice file: ${p.error.issues.slice(0, 3).map((i) => `${i.path.join('.') || '(document)'}: ${i.message}`).join('; ')}`);
     const c = p.data;
     checkBugs(c.bugs);
-    const { scenario, ref } = load(c.scenario);
+    const loaded = load(c.scenario, c.set ?? []);
+    const { scenario } = loaded;
+    const ref = refWithSets(loaded);
     const sinks: TraceSink[] = o.trace !== undefined ? [fileSink(o.trace, (w, c) => new JsonlWriter(w, { close: c }))] : [];
     const chooser = c.mode === 'prefix' ? new PrefixChooser(c.choices) : new ReplayChooser(c.choices);
     const opts: SimulateOptions = { seed: c.seed, bugs: c.bugs, chooser, sinks, scenarioRef: ref };
+    if (c.kernel !== undefined) opts.kernel = c.kernel;
     if (c.until_ns !== null) opts.untilNs = c.until_ns;
     const r = simulate(scenario, opts);
     // A recorded choice that does not fit this run: the file belongs to another scenario, seed or
@@ -335,6 +405,7 @@ export function replayCommand(path: string, o: { json?: boolean; trace?: string 
 
 const shardFile = z.strictObject({
   scenario: z.string(),
+  kernel: z.enum(PROFILE_NAMES).optional(),
   seeds: z.array(z.number().int().nonnegative().max(Number.MAX_SAFE_INTEGER)),
   runs: z.array(
     z.strictObject({
@@ -352,6 +423,7 @@ type ShardResult = z.infer<typeof shardFile>;
 function summarizeShard(s: ShardResult, m: Metrics): Record<string, unknown> {
   return {
     scenario: s.scenario,
+    ...(s.kernel !== undefined ? { kernel: s.kernel } : {}),
     runs: s.runs.length,
     failing_seeds: s.runs.filter((r) => r.violations_total > 0).map((r) => r.seed),
     page_requests: s.runs.reduce((a, r) => a + r.page_requests, 0),
@@ -361,8 +433,10 @@ function summarizeShard(s: ShardResult, m: Metrics): Record<string, unknown> {
   };
 }
 
-export function sweepCommand(ref: string | undefined, o: { seeds: string; shard?: string; out?: string; json?: boolean }): void {
+export function sweepCommand(ref: string | undefined, o: { seeds: string; shard?: string; out?: string; json?: boolean; set: string[]; kernel?: string; bug: string[] }): void {
   wrap(() => {
+    checkBugs(o.bug);
+    const kernel = checkKernel(o.kernel);
     const m = /^(\d+)\.\.(\d+)$/.exec(o.seeds);
     if (m === null || Number(m[2]) < Number(m[1])) throw new UsageError(`--seeds: expected a..b with a <= b, got "${o.seeds}"`);
     // Seeds are safe integers (every random stream is keyed by one: src/sim/random.ts).
@@ -375,12 +449,14 @@ export function sweepCommand(ref: string | undefined, o: { seeds: string; shard?
       shard = Number(s[1]);
       shards = Number(s[2]);
     }
-    const { scenario, ref: shown } = load(ref);
+    const loaded = load(ref, o.set);
+    const { scenario } = loaded;
+    const shown = refWithSets(loaded);
     const metrics = new Metrics();
-    const result: ShardResult = { scenario: shown, seeds: [], runs: [], histograms: {} };
+    const result: ShardResult = { scenario: shown, kernel: kernel ?? scenario.kernel, seeds: [], runs: [], histograms: {} };
     for (let seed = Number(m[1]); seed <= Number(m[2]); seed++) {
       if ((seed - Number(m[1])) % shards !== shard) continue;
-      const r = simulate(scenario, { seed, scenarioRef: shown });
+      const r = simulate(scenario, { seed, scenarioRef: shown, bugs: o.bug, ...(kernel !== undefined ? { kernel } : {}) });
       result.seeds.push(seed);
       result.runs.push({ seed, trace_sha256: r.report.trace_sha256, violations_total: r.report.violations_total, page_requests: r.report.page_requests, events: r.report.events });
       metrics.merge(r.metrics.encode());
@@ -403,7 +479,9 @@ export function mergeCommand(files: string[], o: { json?: boolean }): void {
       const p = shardFile.safeParse(data);
       if (!p.success) throw new UsageError(`${f}: not a shard result: ${p.error.issues[0]?.path.join('.') ?? ''} ${p.error.issues[0]?.message ?? ''}`);
       if (merged.scenario !== '' && merged.scenario !== p.data.scenario) throw new UsageError(`${f}: shard of scenario "${p.data.scenario}", others are "${merged.scenario}"`);
+      if (merged.scenario !== '' && merged.kernel !== p.data.kernel) throw new UsageError(`${f}: shard of kernel "${p.data.kernel ?? '?'}", others are "${merged.kernel ?? '?'}"`);
       merged.scenario = p.data.scenario;
+      if (p.data.kernel !== undefined) merged.kernel = p.data.kernel;
       // One at a time: spreading 10^5 elements into push() overflows the call stack.
       for (const seed of p.data.seeds) merged.seeds.push(seed);
       for (const run of p.data.runs) merged.runs.push(run);

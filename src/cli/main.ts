@@ -10,6 +10,7 @@ import { runCommand, reportCommand, checkCommand, schemaCommand, listCommand, ex
 import { UsageError, EXIT } from './output.js';
 import { escapeText } from '../scenario/diagnostics.js';
 import { SinkWriteError } from '../trace/tracer.js';
+import { fitCommand, compareCommand } from './fit-commands.js';
 
 function parseIntOption(name: string) {
   return (v: string): number => {
@@ -42,9 +43,19 @@ export function buildProgram(): Command {
     .option('--html <file.html>', 'write the static HTML report of the run (self-contained, opens offline)')
     .option('--until-ns <n>', 'stop at this virtual time', parseIntOption('--until-ns'))
     .addOption(new Option('--check <mode>', 'online checking').choices(['off', 'cheap', 'full']))
-    .option('--bug <name>', 'switch on a known-bug variant (repeatable; see `iopf list bugs`)', collect, [])
+    .option(
+      '--bug <name>',
+      'switch on a known bug or form on top of the profile (repeatable; see `iopf list bugs`, `iopf list profiles`)',
+      collect,
+      [],
+    )
+    .option(
+      '--kernel <profile>',
+      "kernel profile instead of the scenario's kernel: (reference | mainline | seed | v6.9 | v6.7; see `iopf list profiles`)",
+    )
     .option('--record-choices <file.json>', 'record every scheduling choice, for `iopf replay`')
     .option('--max-events <n>', 'stop after this many events', parseIntOption('--max-events'))
+    .option('--set <path=value>', 'override a scenario field before validation, e.g. iopf.workers=1 (repeatable)', collect, [])
     .action(runCommand);
 
   program
@@ -54,6 +65,7 @@ export function buildProgram(): Command {
     .addOption(new Option('--format <fmt>', 'input format').choices(['auto', 'jsonl', 'ftrace']).default('auto'))
     .option('--device <rid:pasid-required>', 'ftrace: a device hint like 00:02.0:1 or 0x10:0 (repeatable)', collect, [])
     .option('--scenario <scenario>', 'take the hardware and kernel hints (PASID-required bits, queue size, flush contract) from this scenario')
+    .option('--set <path=value>', 'override a scenario field before validation, e.g. iopf.workers=1 (repeatable)', collect, [])
     .option('--json', 'print one JSON document')
     .action(checkCommand);
 
@@ -64,7 +76,12 @@ export function buildProgram(): Command {
     .option('--runs <n>', 'how many schedules to try', parseIntOption('--runs'), 100)
     .option('--seed <n>', 'first seed', parseIntOption('--seed'), 1)
     .addOption(new Option('--mode <mode>', 'random seeds, or depth-first over same-time choices').choices(['random', 'exhaustive']).default('random'))
-    .option('--bug <name>', 'switch on a known-bug variant (repeatable)', collect, [])
+    .option('--bug <name>', 'switch on a known bug or form on top of the profile (repeatable)', collect, [])
+    .option('--set <path=value>', 'override a scenario field before validation, e.g. iopf.workers=1 (repeatable)', collect, [])
+    .option(
+      '--kernel <profile>',
+      "kernel profile instead of the scenario's kernel: (reference | mainline | seed | v6.9 | v6.7; see `iopf list profiles`)",
+    )
     .option('--json', 'print one JSON document')
     .action(exploreCommand);
 
@@ -83,6 +100,12 @@ export function buildProgram(): Command {
     .option('--seeds <a..b>', 'seed range, inclusive', '1..10')
     .option('--shard <i/N>', 'run only shard i of N (0-based)')
     .option('--out <file.json>', 'write the shard result here')
+    .option('--set <path=value>', 'override a scenario field before validation, e.g. iopf.workers=1 (repeatable)', collect, [])
+    .option('--bug <name>', 'switch on a known bug or form on top of the profile (repeatable)', collect, [])
+    .option(
+      '--kernel <profile>',
+      "kernel profile instead of the scenario's kernel: (reference | mainline | seed | v6.9 | v6.7; see `iopf list profiles`)",
+    )
     .option('--json', 'print one JSON document')
     .action(sweepCommand);
 
@@ -100,12 +123,33 @@ export function buildProgram(): Command {
     .option('-o, --output <file.html>', 'write the report here (default: standard output)')
     .action(reportCommand);
 
+  program
+    .command('fit')
+    .description('fit a scenario to a trace (Linux ftrace of intel_iommu, or iopf JSONL): devices, arrivals, host latency')
+    .argument('<trace>', 'trace file; .jsonl is read as iopf JSONL, anything else as ftrace text')
+    .addOption(new Option('--format <fmt>', 'input format').choices(['auto', 'jsonl', 'ftrace']).default('auto'))
+    .option('-o, --output <scenario.yaml>', 'write the fitted scenario here (default: standard output)')
+    .option('--name <name>', 'scenario name (default: fitted-<trace file name>)')
+    .option('--batch-gap-ns <n>', 'reports with consecutive seq# at most this far apart are one PRQ thread run', parseIntOption('--batch-gap-ns'))
+    .option('--workers <n>', 'fault workqueue workers assumed when splitting host time into wait and service (default 4)', parseIntOption('--workers'))
+    .option('--set <path=value>', 'override a field of the fitted scenario, validated like `run --set` (repeatable)', collect, [])
+    .option('--json', 'print the fit report as one JSON document')
+    .action(fitCommand);
+
+  program
+    .command('compare')
+    .description('compare two runs (`iopf run --json` documents): latency percentiles and drop/auto-response counts side by side')
+    .argument('<a.json>', 'the first run')
+    .argument('<b.json>', 'the second run')
+    .option('-o, --output <file.html>', 'also write one HTML report with both latency curves on the same plot')
+    .action(compareCommand);
+
   program.command('schema').description('print the JSON Schema of scenario files').action(schemaCommand);
 
   program
     .command('list')
-    .description('list rules, bugs or shipped scenarios')
-    .argument('<what>', 'rules | bugs | scenarios')
+    .description('list rules, bugs, kernel profiles (profiles × behaviours) or shipped scenarios')
+    .argument('<what>', 'rules | bugs | profiles | scenarios')
     .option('--json', 'print JSON')
     .action(listCommand);
 

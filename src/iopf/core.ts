@@ -1,35 +1,37 @@
 /**
- * The iopf core, after drivers/iommu/io-pgfault.c (reference linux-iopf §2–§6), in three kernel
- * profiles (§0):
+ * The iopf core, after drivers/iommu/io-pgfault.c (reference linux-iopf §2–§6). Which kernel it is
+ * comes from the run's behaviour switches (src/scenario/profiles.ts, `iopf list profiles`):
  *
- * | behaviour              | mainline / seed                                  | v6.7                                      |
+ * | behaviour              | node form (reference, mainline, seed)            | pending copies (v6.9, v6.7)               |
  * |------------------------|--------------------------------------------------|-------------------------------------------|
- * | report, no handler     | core answers INVALID (§3 step 2)                 | partials go on the list; the last fault   |
- * |                        |                                                  | frees its grpid's partials, -EINVAL; the  |
- * |                        |                                                  | *driver* answers (VT-d: last page only)   |
+ * | report, no handler     | core answers INVALID (§3 step 2): the last       | partials go on the list; the last fault   |
+ * |                        | request, every request with bug                  | frees its grpid's partials, -EINVAL; the  |
+ * |                        | error-response-per-request                       | *driver* answers (VT-d: last page only)   |
+ * |                        |                                                  | v6.7 (lookup-in-work): no lookup at       |
+ * |                        |                                                  | report; the work answers INVALID          |
  * | report, no memory      | non-last lost (-ENOMEM); last → abort group,     | -ENOMEM (group: grpid partials freed);    |
  * |                        | answered FAILURE                                 | the driver answers                        |
  * | pending list           | the group's own node; response = unlink it       | copies of the last fault; a response      |
  * |                        | (at most once, late response is a no-op)         | searches by grpid (+PASID if needed),     |
  * |                        |                                                  | "no pending PRQ" → -EINVAL                |
- * | remove_device          | answers pending INVALID, frees partials          | -EBUSY while anything is pending          |
- * | flush                  | flush_workqueue; seed: + PASID's partials and    | under dev->iommu->lock: flush_workqueue   |
- * |                        | pending answered INVALID (see FlushSemantics)    | (reports wait for that lock meanwhile)    |
+ * | remove_device          | answers pending INVALID, frees partials          | v6.9: -EBUSY while anything is pending;   |
+ * |                        |                                                  | v6.7: frees partials, pending copies stay |
+ * | flush                  | reference/seed: flush_workqueue + the PASID's    | flush_workqueue (v6.7: under              |
+ * |                        | partials freed, pending answered INVALID;        | dev->iommu->lock, reports wait for it)    |
+ * |                        | mainline: flush_workqueue only                   |                                           |
  *
- * Known-bug switches follow the project's convention (reference §8): the default is the fixed
- * behaviour so default scenarios run clean, the bug reproduces the kernel as read:
+ * Bug switches (src/scenario/bugs.ts) read here:
  * - error-response-per-request: mainline's step 2 answers every request, non-last ones included
- *   (observation a). Default: only the last request of a group gets the error response.
- * - flush-ignores-pasid: flush is only flush_workqueue() (mainline's own iopf_queue_flush_dev and
- *   the pre-seed one). Default: the seed's per-PASID flush, in every profile.
+ *   (observation a). Off: only the last request of a group gets the error response.
+ * - flush-ignores-pasid / form flush-workqueue-only: flush is only flush_workqueue().
  * - flush-partial-stops-early: the seed's partial walk as posted (stops at another PASID).
- * - no-pending-warning-response: a late group response is -EINVAL in mainline too.
+ * - no-pending-warning-response: a late group response is -EINVAL in the node form too.
  * - remove-frees-live-group: remove_device frees the groups it answers although their handler
  *   still holds them (mainline as read); removeDeviceStep() then also skips waiting for handlers.
  *
  * Concurrency: every kernel section under a mutex is one atomic model step unless it waits.
- * In mainline no section of iopf_param->lock waits, so reports never block. Only v6.7's flush
- * holds dev->iommu->lock across flush_workqueue(); a report meeting that must wait:
+ * No section of iopf_param->lock waits, so reports never block on it. Only v6.7's flush holds
+ * dev->iommu->lock across flush_workqueue(); a report meeting that must wait:
  * `reportDeviceFaultStep()` returns REPORT_PENDING and finishes through its continuation.
  */
 import { assert } from '../sim/assert.js';
@@ -38,6 +40,7 @@ import { Mutex, Workqueue, type Continuation } from '../sim/sync.js';
 import type { ModelEnv } from '../model/env.js';
 import { PartialFree, PrFlag, RespSource, TraceKind } from '../trace/events.js';
 import type { IommuDriverOps } from './driver-ops.js';
+import { Forms, type ProfileName } from '../scenario/profiles.js';
 import { FaultParam, IopfQueue } from './fault-param.js';
 import { IopfGroup, type AttachHandle } from './group.js';
 import { FaultFlag, FaultPerm, RespCode, type FaultRecord, type PageResponse, type RespCodeValue } from './types.js';
@@ -46,7 +49,8 @@ export { IopfQueue, FaultParam } from './fault-param.js';
 export { IopfGroup } from './group.js';
 export type { AttachHandle, IopfDomain, GroupWork } from './group.js';
 
-export type KernelProfile = 'mainline' | 'seed' | 'v6.7';
+/** A kernel profile name (src/scenario/profiles.ts). */
+export type KernelProfile = ProfileName;
 
 /**
  * What flushDev() does after flush_workqueue():
@@ -61,7 +65,7 @@ export type FlushSemantics = 'seed' | 'workqueue';
 export interface IopfCoreOptions {
   /** Default: env.scenario.kernel. */
   profile?: KernelProfile;
-  /** Default: 'seed' in every profile, 'workqueue' with bug flush-ignores-pasid. */
+  /** Default: 'workqueue' with form flush-workqueue-only or bug flush-ignores-pasid, else 'seed'. */
   flushSemantics?: FlushSemantics;
   /** §3 step 2 answers non-last requests too. Default: bug error-response-per-request. */
   errorResponsePerRequest?: boolean;
@@ -155,8 +159,17 @@ export class IopfCore {
   readonly profile: KernelProfile;
   readonly flushSemantics: FlushSemantics;
   readonly errorResponsePerRequest: boolean;
-  /** False in v6.7: on a non-zero report result the driver must answer a last request itself. */
+  /** False with form driver-answers-report-errors (v6.9, v6.7): on a non-zero report result the
+   * driver must answer a last request itself. */
   readonly reportAnswersErrors: boolean;
+  /** Form pending-copies (v6.9, v6.7): copies of last faults on the pending list, responses by search. */
+  readonly pendingCopies: boolean;
+  /** Form lookup-in-work (v6.7): the domain is looked up by the work, not at report. */
+  readonly lookupInWork: boolean;
+  /** Form flush-under-dev-lock (v6.7). */
+  readonly flushUnderDevLock: boolean;
+  /** Form remove-busy-while-pending (v6.9). */
+  readonly removeBusyWhilePending: boolean;
   readonly stats: CoreStats = {
     reported: 0,
     answeredFaults: 0,
@@ -185,11 +198,17 @@ export class IopfCore {
     private readonly env: ModelEnv,
     opts: IopfCoreOptions = {},
   ) {
-    const bugs = env.bugs;
+    const bugs = env.switches;
     this.profile = opts.profile ?? env.scenario.kernel;
-    this.flushSemantics = opts.flushSemantics ?? (bugs.has('flush-ignores-pasid') ? 'workqueue' : 'seed');
+    this.flushSemantics =
+      opts.flushSemantics ??
+      (bugs.has(Forms.FLUSH_WORKQUEUE_ONLY) || bugs.has('flush-ignores-pasid') ? 'workqueue' : 'seed');
     this.errorResponsePerRequest = opts.errorResponsePerRequest ?? bugs.has('error-response-per-request');
-    this.reportAnswersErrors = this.profile !== 'v6.7';
+    this.reportAnswersErrors = !bugs.has(Forms.DRIVER_ANSWERS_REPORT_ERRORS);
+    this.pendingCopies = bugs.has(Forms.PENDING_COPIES);
+    this.lookupInWork = bugs.has(Forms.LOOKUP_IN_WORK);
+    this.flushUnderDevLock = bugs.has(Forms.FLUSH_UNDER_DEV_LOCK);
+    this.removeBusyWhilePending = bugs.has(Forms.REMOVE_BUSY_WHILE_PENDING);
     this.bugPartialStopsEarly = bugs.has('flush-partial-stops-early');
     this.bugLateResponseError = bugs.has('no-pending-warning-response');
     this.bugRemoveFreesLive = bugs.has('remove-frees-live-group');
@@ -268,7 +287,9 @@ export class IopfCore {
    * response), answers every pending group INVALID (source REMOVE) and unlinks it, unpublishes,
    * drops the registration reference. A group whose handler still holds it stays alive and is
    * freed by its handler — except with bug remove-frees-live-group, where it is freed here and
-   * the handler's later use is counted as a use after free. v6.7: -EBUSY while anything is pending.
+   * the handler's later use is counted as a use after free. Form remove-busy-while-pending (v6.9):
+   * -EBUSY while anything is pending. v6.7 (pending copies without that check): partials freed,
+   * pending copies left in place, unanswered.
    * Returns -ENODEV (not registered) / -EINVAL (other queue) where mainline only warns.
    */
   removeDevice(q: IopfQueue, dev: number): KResult {
@@ -283,18 +304,24 @@ export class IopfCore {
       return err('EINVAL');
     }
     this.assertLockFree(param);
-    if (this.profile === 'v6.7' && param.pending.length > 0) return err('EBUSY');
+    if (this.removeBusyWhilePending && param.pending.length > 0) return err('EBUSY');
     this.freeAllPartials(param, PartialFree.REMOVE);
-    const pend = param.pending;
-    // Kernel list order: the pending list is head-inserted in mainline, so newest first.
-    for (let i = pend.length - 1; i >= 0; i--) {
-      const g = pend[i]!;
-      this.sendResponse(g.param, g.lastFault, RespCode.INVALID, RespSource.REMOVE);
-      g.pendingLinked = false;
-      this.stats.answeredFaults += g.faults.length;
-      if (this.bugRemoveFreesLive) this.releaseGroup(g);
+    if (!this.pendingCopies) {
+      const pend = param.pending;
+      // Kernel list order: the pending list is head-inserted in mainline, so newest first.
+      for (let i = pend.length - 1; i >= 0; i--) {
+        const g = pend[i]!;
+        this.sendResponse(g.param, g.lastFault, RespCode.INVALID, RespSource.REMOVE);
+        g.pendingLinked = false;
+        this.stats.answeredFaults += g.faults.length;
+        if (this.bugRemoveFreesLive) this.releaseGroup(g);
+      }
+      pend.length = 0;
     }
-    pend.length = 0;
+    // v6.7 (pending copies, no pending check): the copies live in dev->iommu->fault_param, which
+    // iommu_unregister_device_fault_handler() refuses to free while any is left (-EBUSY, which
+    // VT-d only WARNs about): they stay, unanswered, and a handler's later response still finds
+    // its copy and goes out.
     const qi = q.devices.indexOf(param);
     if (qi >= 0) q.devices.splice(qi, 1);
     param.published = false;
@@ -419,7 +446,7 @@ export class IopfCore {
       this.env.metrics.add('iopf.contract_breach');
       trFlags |= ReportFlag.AFTER_FLUSH;
     }
-    const rc = this.profile === 'v6.7' ? this.reportV67(ds, fault) : this.reportMainline(ds, fault);
+    const rc = this.pendingCopies ? this.reportCopies(ds, fault) : this.reportMainline(ds, fault);
     this.env.tracer.emit(TraceKind.FAULT_REPORT, ds.dev, pasidOf(fault), fault.grpid, fault.reqId, rc, trFlags);
     return rc;
   }
@@ -464,8 +491,8 @@ export class IopfCore {
     return 0;
   }
 
-  /** v6.7: iommu_report_device_fault (iommu.c) + iommu_queue_iopf, under dev->iommu->lock. */
-  private reportV67(ds: DevState, fault: FaultRecord): KResult {
+  /** Pending copies (v6.9; v6.7 under dev->iommu->lock): iommu_report_device_fault + the queueing. */
+  private reportCopies(ds: DevState, fault: FaultRecord): KResult {
     const param = ds.param;
     if (param === null) {
       this.stats.droppedFaults++;
@@ -649,7 +676,7 @@ export class IopfCore {
     }
     const param = group.param;
     this.assertLockFree(param);
-    if (this.profile === 'v6.7') {
+    if (this.pendingCopies) {
       const f = group.lastFault;
       const pend = param.pending;
       for (let i = 0; i < pend.length; i++) {
@@ -706,7 +733,7 @@ export class IopfCore {
       this.useAfterFree();
       return;
     }
-    assert(!group.pendingLinked || this.profile === 'v6.7', 'freeGroup: group freed while still pending');
+    assert(!group.pendingLinked || this.pendingCopies, 'freeGroup: group freed while still pending');
     this.releaseGroup(group);
   }
 
@@ -762,7 +789,7 @@ export class IopfCore {
     this.env.tracer.emit(TraceKind.FLUSH_BEGIN, dev, pasid, -1, -1, 0, 0);
     if (pasid >= 0) ds.stopped.add(pasid);
     const op: FlushOp = { ds, pasid, cont, actor: this.nextActor++, param: null, holdsRef: false };
-    if (this.profile === 'v6.7') {
+    if (this.flushUnderDevLock) {
       if (!ds.paramLock.lock(op.actor, { kind: this.kFlushParamLocked, a: 0, b: 0, payload: op })) return;
     }
     this.flushParamLocked(op);
@@ -810,12 +837,12 @@ export class IopfCore {
       this.partialFreed(param.dev, f, PartialFree.FLUSH);
     }
     // (b) pending groups of the PASID, INVALID, in the walk order of the profile's pending list;
-    // stop at a driver error. The seed's list is v6.7's (copies added at the tail in
-    // iommu_report_device_fault), walked oldest first; only mainline's group nodes are
-    // head-inserted (iopf_group_alloc), so a forced seed flush in mainline walks newest first.
+    // stop at a driver error. The seed's list is its base's (copies added at the tail in
+    // iommu_report_device_fault), walked oldest first, as are v6.9/v6.7's copies; group nodes
+    // (reference, mainline) are head-inserted (iopf_group_alloc), so that walk is newest first.
     let rc: KResult = 0;
     const pend = param.pending;
-    const newestFirst = this.profile === 'mainline';
+    const newestFirst = !this.pendingCopies && this.profile !== 'seed';
     for (let k = 0; k < pend.length; ) {
       const idx = newestFirst ? pend.length - 1 - k : k;
       const g = pend[idx]!;
@@ -838,7 +865,7 @@ export class IopfCore {
 
   private flushEnd(op: FlushOp, rc: KResult): void {
     if (op.holdsRef) op.param!.put();
-    if (this.profile === 'v6.7') op.ds.paramLock.unlock(op.actor);
+    if (this.flushUnderDevLock) op.ds.paramLock.unlock(op.actor);
     this.env.tracer.emit(TraceKind.FLUSH_END, op.ds.dev, op.pasid, -1, -1, rc, 0);
     this.complete(op.cont, rc);
   }

@@ -25,7 +25,8 @@ import { VtdIommu } from '../iommu/vtd/index.js';
 import { Smmuv3Iommu } from '../iommu/smmuv3/index.js';
 import { AmdIommu } from '../iommu/amd/index.js';
 import { MockIommu } from '../iommu/mock/index.js';
-import { IopfCore, type KernelProfile } from '../iopf/core.js';
+import { IopfCore } from '../iopf/core.js';
+import { Forms, behavioursOf } from '../scenario/profiles.js';
 import type { IopfQueue } from '../iopf/fault-param.js';
 import type { IopfGroup } from '../iopf/group.js';
 import { FaultFlag, RespCode, type RespCodeValue } from '../iopf/types.js';
@@ -39,7 +40,7 @@ import { Workload } from '../workload/index.js';
 
 export interface WorldOptions {
   seed: number;
-  /** Known-bug variants in addition to the scenario's. */
+  /** Behaviour switches (bugs, forms) in addition to the profile's and the scenario's. */
   bugs?: readonly string[];
   chooser?: Chooser;
   /** Record every scheduling choice (for `iopf replay`). */
@@ -99,7 +100,10 @@ export class World {
   readonly tracer: Tracer;
   readonly metrics = new Metrics();
   readonly env: ModelEnv;
+  /** Switches asked for on top of the profile: the scenario's `bugs:` and `--bug`. */
   readonly bugs: ReadonlySet<string>;
+  /** Every switch on: the kernel profile's plus `bugs`. */
+  readonly switches: ReadonlySet<string>;
   readonly core: IopfCore;
   readonly queue: IopfQueue;
   readonly devices: PciFunction[] = [];
@@ -151,6 +155,7 @@ export class World {
     });
     this.tracer = new Tracer(this.sim);
     this.bugs = new Set([...scenario.bugs, ...(opts.bugs ?? [])]);
+    this.switches = behavioursOf(scenario.kernel, [...this.bugs]);
     const sim = this.sim;
     const chooser = this.chooser;
     this.env = {
@@ -159,24 +164,14 @@ export class World {
       scenario,
       latency: compileLatencies(scenario.latency),
       metrics: this.metrics,
-      bugs: this.bugs,
+      switches: this.switches,
       stream: (name) => sim.stream(name),
       faultSite: (p: Ratio) => (p.num === 0 ? false : chooser.chance(p.num, p.den)),
     };
     for (const s of opts.sinks ?? []) this.tracer.addSink(s);
 
-    // iopf core: the kernel profile decides flush and error-response semantics (reference §0, §3, §5).
-    const profile: KernelProfile = scenario.kernel;
-    this.core = new IopfCore(this.env, {
-      profile,
-      // The seed's flush answers the PASID's pending groups; mainline and v6.7 only wait for the
-      // workqueue (mainline answers iommufd leftovers on detach instead). flush-ignores-pasid puts
-      // the pre-seed flush into the seed profile.
-      flushSemantics: profile === 'seed' && !this.bugs.has('flush-ignores-pasid') ? 'seed' : 'workqueue',
-      // Mainline answers every request of a PASID without handler (observation a); the bug switch
-      // forces it into the other profiles.
-      errorResponsePerRequest: profile === 'mainline' || this.bugs.has('error-response-per-request'),
-    });
+    // iopf core: the profile's switches decide its forms and bugs (reference §0, §3, §5).
+    this.core = new IopfCore(this.env, { profile: scenario.kernel });
     this.queue = this.core.queueAlloc(scenario.iommu.name, scenario.iopf.workers);
 
     // PCIe functions.
@@ -287,6 +282,7 @@ export class World {
         this.core.detach(dev, pasid);
       },
       isPriVf: (dev) => scenario.devices[dev]!.is_vf,
+      nestedOnParent: () => scenario.iommu.family === 'vtd' || scenario.iommu.family === 'mock',
       respond: (group, code, auto) => {
         this.iommufdRespond(group, code, auto);
       },
@@ -301,7 +297,7 @@ export class World {
         if (i >= 0) this.vmms[i]!.wake();
         else this.onDeliver?.(fault, g);
       },
-      bugs: this.bugs,
+      bugs: this.switches,
     });
     if (scenario.iommufd.faults.length > 0 || scenario.iommufd.attach.length > 0) {
       const io = this.iommufd.ioasAlloc();
@@ -642,7 +638,7 @@ export class World {
     // The seed predates iommufd's auto-response: its iopf_queue_flush_dev(dev, pasid) in the
     // drain is what answers the groups user space still holds ("iommufd responses [are]
     // received after this flush", seed thread); user space's own answers then come late.
-    this.iommufd.detachFinish(pending, !(drained && this.scenario.kernel === 'seed'));
+    this.iommufd.detachFinish(pending, !(drained && this.switches.has(Forms.NO_IOMMUFD_AUTO_RESPONSE)));
     const d = this.iommufd.destroy(att.hwptId);
     assert(d === 0, 'world: the detached hwpt is still in use');
     this.tracer.emit(TraceKind.IOMMUFD_LIFECYCLE, b.dev, b.pasid, -1, att.fault, 2, 0);

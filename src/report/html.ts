@@ -39,7 +39,7 @@ export function escapeHtml(s: string): string {
 const e = escapeHtml;
 const n = (v: number): string => v.toLocaleString('en-US');
 
-function ns(v: number): string {
+export function ns(v: number): string {
   if (v >= 1e9) return `${(v / 1e9).toFixed(3)} s`;
   if (v >= 1e6) return `${(v / 1e6).toFixed(3)} ms`;
   if (v >= 1e3) return `${(v / 1e3).toFixed(2)} µs`;
@@ -114,7 +114,7 @@ function logTicks(lo: number, hi: number): number[] {
   return out.filter((t) => t >= lo / 1.5 && t <= hi * 1.5);
 }
 
-function percentileSpec(points: CurvePoint[], colors: Record<string, string>, legend: boolean): TopLevelSpec {
+export function percentileSpec(points: CurvePoint[], colors: Record<string, string>, legend: boolean): TopLevelSpec {
   const maxX = Math.max(10, ...points.map((p) => p.x));
   const xTop = 10 ** Math.ceil(Math.log10(maxX) - 1e-9);
   const xTicks: number[] = [];
@@ -214,7 +214,7 @@ const SERIES = {
 } as const;
 const COLORS: Record<string, string> = { [SERIES.group]: '#2f81f7', [SERIES.sva]: '#1a7f37', [SERIES.iommufd]: '#8250df' };
 
-function histogramsOf(report: RunReport, extras: HtmlReportExtras): Partial<Record<HistName, Histogram>> {
+export function histogramsOf(report: RunReport, extras: HtmlReportExtras): Partial<Record<HistName, Histogram>> {
   if (extras.latencyHistograms !== undefined) return extras.latencyHistograms;
   if (report.histograms === undefined) return {};
   const m = new Metrics();
@@ -224,12 +224,12 @@ function histogramsOf(report: RunReport, extras: HtmlReportExtras): Partial<Reco
   return out;
 }
 
-function curve(series: string, h: Histogram | undefined, p: Percentiles): { points: CurvePoint[]; exact: boolean } {
+export function curve(series: string, h: Histogram | undefined, p: Percentiles): { points: CurvePoint[]; exact: boolean } {
   if (h !== undefined && h.totalCount > 0) return { points: curveFromHistogram(series, h, p), exact: true };
   return { points: curveFromSummary(series, p), exact: false };
 }
 
-function table(rows: readonly (readonly [string, string])[], cls = ''): string {
+export function table(rows: readonly (readonly [string, string])[], cls = ''): string {
   const body = rows.map(([k, v]) => `<tr><th scope="row">${e(k)}</th><td>${v}</td></tr>`).join('\n');
   return `<table class="kv${cls !== '' ? ` ${cls}` : ''}">\n${body}\n</table>`;
 }
@@ -239,11 +239,11 @@ function latencyRow(label: string, what: string, p: Percentiles): string {
   return `<tr><th scope="row">${e(label)}<div class="muted small">${e(what)}</div></th>${cells}</tr>`;
 }
 
-function figure(id: string, title: string, svg: string, caption: string): string {
+export function figure(id: string, title: string, svg: string, caption: string): string {
   return `<figure class="plot" id="${e(id)}">\n<figcaption><strong>${e(title)}</strong> <span class="muted">${e(caption)}</span></figcaption>\n${svg}\n</figure>`;
 }
 
-const CSS = `
+export const CSS = `
 :root { color-scheme: light; }
 * { box-sizing: border-box; }
 body { font-family: ${FONT}; margin: 0; color: #1f2328; background: #f6f8fa; line-height: 1.45; }

@@ -5,6 +5,19 @@
  */
 import type { RunReport } from './run-report.js';
 import type { Percentiles } from './metrics.js';
+import { BUGS } from '../scenario/bugs.js';
+import { PROFILE_NAMES, profileByName, type ProfileName } from '../scenario/profiles.js';
+
+/** The known bugs on in this run (the profile's and the extra switches) whose rule it broke. */
+export function defectsReached(r: RunReport): { bug: string; rule: string }[] {
+  const on = new Set(r.bugs);
+  if ((PROFILE_NAMES as readonly string[]).includes(r.kernel))
+    for (const s of profileByName(r.kernel as ProfileName).switches) on.add(s);
+  const broken = new Set(r.violations.map((v) => v.rule));
+  return BUGS.filter(
+    (b) => on.has(b.name) && broken.has(b.rule) && (b.family === undefined || b.family === r.iommu),
+  ).map((b) => ({ bug: b.name, rule: b.rule }));
+}
 
 function ns(v: number): string {
   if (v >= 1e9) return `${(v / 1e9).toFixed(3)} s`;
@@ -57,6 +70,11 @@ export function formatSummary(r: RunReport): string {
     lines.push(`violations: ${n(r.violations_total)}`);
     for (const v of r.violations.slice(0, 10)) lines.push(`  ${v.rule} at ${ns(v.time_ns)}: ${v.detail}`);
     if (r.violations_total > 10) lines.push(`  … ${n(r.violations_total - 10)} more (see --json)`);
+    const known = defectsReached(r);
+    if (known.length > 0) {
+      lines.push(`known defects of kernel ${r.kernel} reached (iopf list profiles):`);
+      for (const d of known) lines.push(`  ${d.bug.padEnd(28)} ${d.rule}`);
+    }
     lines.push(`replay: ${r.replay}`);
   }
   return lines.join('\n');

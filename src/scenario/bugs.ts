@@ -12,6 +12,8 @@ export interface BugVariant {
   scenario: string;
   /** The rule the checker reports. */
   rule: string;
+  /** The IOMMU family whose driver has the bug (unset: the core or iommufd, every family). */
+  family?: 'vtd' | 'smmuv3' | 'amd';
 }
 
 export const BUGS: readonly BugVariant[] = [
@@ -21,53 +23,54 @@ export const BUGS: readonly BugVariant[] = [
     source: 'seed thread (intel_svm_prq_report); mainline intel_iommu_page_response as read in 2026 (reference linux-iopf §8)',
     scenario: 'default',
     rule: 'HOST.RESP.PASID_IFF_REQUIRED',
+    family: 'vtd',
   },
   {
     name: 'flush-ignores-pasid',
     summary: 'iopf_queue_flush_dev() only waits for the workqueue: partial and pending faults of the PASID survive it',
-    source: 'pre-seed io-pgfault.c (reference linux-iopf §5)',
+    source: 'drivers/iommu/io-pgfault.c iopf_queue_flush_dev before the seed (flush_workqueue only), in a kernel whose out-of-core handler has no auto-response of its own (reference linux-iopf §5)',
     scenario: 'scenarios/flush-pasid-reuse.yaml',
     rule: 'CORE.FLUSH.NOTHING_PENDING',
   },
   {
     name: 'flush-partial-stops-early',
     summary: "the seed's flush stops its partial-list walk at the first fault of another PASID",
-    source: 'seed patch v4 09/10 (reference linux-iopf §5)',
+    source: 'seed patch v4 09/10, drivers/iommu/io-pgfault.c iopf_queue_flush_dev(dev, pasid): the partial-list walk breaks at the first other PASID (reference linux-iopf §5)',
     scenario: 'scenarios/flush-partial-interleaved.yaml',
     rule: 'CORE.FLUSH.NOTHING_PENDING',
   },
   {
     name: 'no-pending-warning-response',
     summary: 'a response for a group already answered by a flush is an error ("no pending PRQ, drop response", -EINVAL)',
-    source: 'v6.7 iommu_page_response (reference linux-iopf §4, §5)',
+    source: 'drivers/iommu/iommu.c iommu_page_response (v6.7 and the seed\'s base): "no pending PRQ, drop response" (reference linux-iopf §4, §5)',
     scenario: 'scenarios/iommufd-after-flush.yaml',
     rule: 'CORE.RESP.LATE_IS_NOT_ERROR',
   },
   {
     name: 'error-response-per-request',
     summary: 'the report path answers INVALID for every request of a PASID without handler, not once per group',
-    source: 'mainline iommu_report_device_fault (reference linux-iopf §3 step 2, observation a)',
+    source: 'mainline drivers/iommu/io-pgfault.c iommu_report_device_fault → iopf_error_response for any request (reference linux-iopf §3 step 2, observation a)',
     scenario: 'scenarios/no-handler-pasid.yaml',
     rule: 'HOST.RESP.ONE_PER_GROUP',
   },
   {
     name: 'iommufd-write-count',
     summary: 'iommufd fault write() returns a positive count after a failed copy from user space',
-    source: 'iommufd eventq.c before the 2026 fix (Fixes: 07838f7fd529) (reference linux-iopf §9)',
+    source: 'drivers/iommu/iommufd/eventq.c iommufd_fault_fops_write before the 2026 fix (Fixes: 07838f7fd529) (reference linux-iopf §9)',
     scenario: 'scenarios/iommufd-bad-vmm.yaml',
     rule: 'IOMMUFD.WRITE.ERROR_RETURNED',
   },
   {
     name: 'iommufd-accepts-failure',
     summary: 'user space may answer FAILURE, which disables PRI for the whole function',
-    source: 'early iommufd fault uAPI (reference linux-iopf §9)',
+    source: 'early iommufd fault uAPI: drivers/iommu/iommufd/fault.c iommufd_fault_fops_write took any code (reference linux-iopf §9)',
     scenario: 'scenarios/iommufd-bad-vmm.yaml',
     rule: 'IOMMUFD.RESP.NO_FAILURE',
   },
   {
     name: 'remove-frees-live-group',
     summary: 'iopf_queue_remove_device() frees a group a handler still holds',
-    source: 'io-pgfault.c remove path (reference linux-iopf §6)',
+    source: 'mainline drivers/iommu/io-pgfault.c iopf_queue_remove_device: answers and frees every pending group (reference linux-iopf §6)',
     scenario: 'scenarios/remove-while-handling.yaml',
     rule: 'CORE.REMOVE.NO_LIVE_GROUP',
   },
@@ -79,6 +82,7 @@ export const BUGS: readonly BugVariant[] = [
       'mainline drivers/iommu/amd/iommu.c amd_iommu_page_response/amd_iommu_complete_ppr/build_complete_ppr; ppr.c iommu_call_iopf_notifier ("nobody cared" FAILURE for entries without GN)',
     scenario: 'scenarios/amd-no-pasid.yaml',
     rule: 'HOST.RESP.CODE_DEFINED',
+    family: 'amd',
   },
   {
     name: 'vtd-resp-code-raw',
@@ -88,6 +92,7 @@ export const BUGS: readonly BugVariant[] = [
       'mainline drivers/iommu/intel/prq.c intel_iommu_page_response and v6.7 svm.c intel_svm_page_response (QI_PGRP_RESP_CODE(msg->code)); include/linux/iommu.h enum iommu_page_response_code (FAILURE = 2)',
     scenario: 'scenarios/vtd-abort.yaml',
     rule: 'HOST.RESP.CODE_DEFINED',
+    family: 'vtd',
   },
   {
     name: 'amd-grpid-last-bit',
@@ -96,6 +101,7 @@ export const BUGS: readonly BugVariant[] = [
     source: 'mainline drivers/iommu/amd/ppr.c iommu_call_iopf_notifier (fault.prm.grpid = PPR_TAG), amd_iommu_types.h PPR_TAG',
     scenario: 'scenarios/amd-multi-page.yaml',
     rule: 'CORE.PARTIAL.GATHERED',
+    family: 'amd',
   },
   {
     name: 'iommufd-replace-new-hwpt',

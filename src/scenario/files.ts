@@ -8,6 +8,7 @@ import { fileURLToPath } from 'node:url';
 import { MiB, readTextFile } from '../io/input-file.js';
 import type { Diagnostic, Result } from './diagnostics.js';
 import { parseScenario } from './loader.js';
+import type { Override } from './overrides.js';
 import type { Scenario } from './schema.js';
 
 /** Largest scenario file read (the biggest valid scenario — 4096 processes of 64 VMAs — is ~16 MiB
@@ -21,6 +22,8 @@ export interface LoadedScenario {
   scenario: Scenario;
   /** How to name it again on a command line (path or shipped name). */
   ref: string;
+  /** The `--set` overrides applied (as given), to repeat on a replay command line. */
+  sets: string[];
 }
 
 export function shippedScenarios(): string[] {
@@ -31,8 +34,8 @@ export function shippedScenarios(): string[] {
     .sort();
 }
 
-/** Load `ref` (a path, a shipped name, or undefined for the default). */
-export function loadScenario(ref: string | undefined): Result<LoadedScenario> {
+/** Load `ref` (a path, a shipped name, or undefined for the default), with `--set` overrides applied before validation. */
+export function loadScenario(ref: string | undefined, overrides: readonly Override[] = []): Result<LoadedScenario> {
   let path: string;
   let shown: string;
   if (ref === undefined || ref === 'default') {
@@ -61,6 +64,6 @@ export function loadScenario(ref: string | undefined): Result<LoadedScenario> {
   const f = readTextFile(path, MAX_SCENARIO_BYTES, 'YAML or JSON text');
   if (!f.ok) return { ok: false, errors: [{ file: shown, line: f.line, col: f.col, path: '', message: f.message }] };
   const text = f.text;
-  const r = parseScenario(text, shown);
-  return r.ok ? { ok: true, value: { scenario: r.value, ref: shown } } : r;
+  const r = parseScenario(text, shown, overrides);
+  return r.ok ? { ok: true, value: { scenario: r.value, ref: shown, sets: overrides.map((o) => o.text) } } : r;
 }

@@ -13,8 +13,9 @@ import { isAlias, isMap, isScalar, isSeq, LineCounter, parseDocument, visit, typ
 import type { z } from 'zod';
 import { formatPath, quote, type Diagnostic, type Result } from './diagnostics.js';
 import { scenarioSchema, type Scenario } from './schema.js';
-import { BUG_NAMES } from './bugs.js';
+import { SWITCH_NAMES } from './profiles.js';
 import { Errno } from '../sim/errno.js';
+import { applyOverrides, overrideFor, type Override } from './overrides.js';
 
 /** Most alias expansions in one document. */
 const MAX_ALIAS_COUNT = 100;
@@ -25,6 +26,8 @@ interface Located {
   file: string;
   /** Per mapping: its scalar keys → the pair index (built on first use). */
   index: WeakMap<YAMLMap, Map<string, number>>;
+  /** `--set` overrides applied before validation: errors on their paths name them instead of a line. */
+  overrides: readonly Override[];
 }
 
 function position(loc: Located, offset: number): { line: number; col: number } {
@@ -74,6 +77,8 @@ function keyNode(loc: Located, path: readonly PropertyKey[], key: string): YamlN
 }
 
 function locate(loc: Located, path: readonly PropertyKey[], message: string, unknownKey?: string): Diagnostic {
+  const o = overrideFor(loc.overrides, unknownKey !== undefined ? [...path, unknownKey] : path);
+  if (o !== undefined) return { file: `--set ${o.text}`, line: 0, col: 0, path: formatPath(unknownKey !== undefined ? [...path, unknownKey] : path), message };
   const node = unknownKey !== undefined ? keyNode(loc, path, unknownKey) : nodeAt(loc, path);
   const range = node?.range;
   const { line, col } = range ? position(loc, range[0]) : { line: 1, col: 1 };
@@ -98,8 +103,16 @@ function zodToDiagnostics(loc: Located, error: z.ZodError): Diagnostic[] {
     }
     let message = issue.message;
     if (issue.code === 'invalid_type') {
-      const node = nodeAt(loc, path);
-      const got = node && isScalar(node) ? describeInput(node.value) : issue.input === undefined ? 'nothing' : describeInput(issue.input);
+      const o = overrideFor(loc.overrides, path);
+      const node = o === undefined ? nodeAt(loc, path) : undefined;
+      const got =
+        o !== undefined
+          ? describeInput(path.slice(o.path.length).reduce<unknown>((v, k) => (v !== null && typeof v === 'object' ? (v as Record<PropertyKey, unknown>)[k] : undefined), o.value))
+          : node && isScalar(node)
+            ? describeInput(node.value)
+            : issue.input === undefined
+              ? 'nothing'
+              : describeInput(issue.input);
       if (!message.includes(', got')) message = `expected ${issue.expected}, got ${got}`;
       if (got === 'nothing') message = `required field is missing (expected ${issue.expected})`;
     } else if (issue.code === 'invalid_union') {
@@ -108,7 +121,10 @@ function zodToDiagnostics(loc: Located, error: z.ZodError): Diagnostic[] {
       if (custom !== undefined) message = custom.message;
       else if ('input' in issue) message = `${message}: got ${describeInput(issue.input)}`;
     } else if (issue.code === 'invalid_value') {
-      message = `expected one of ${issue.values.map((v) => (typeof v === 'string' ? quote(v) : String(v))).join(', ')}, got ${describeInput(issue.input)}`;
+      // zod does not keep the input on the issue: read it from the document.
+      const node = nodeAt(loc, path);
+      const got = node && isScalar(node) ? describeInput(node.value) : describeInput(issue.input);
+      message = `expected one of ${issue.values.map((v) => (typeof v === 'string' ? quote(v) : String(v))).join(', ')}, got ${got}`;
     }
     out.push(locate(loc, path, message));
   }
@@ -223,7 +239,7 @@ function semanticChecks(loc: Located, s: Scenario): Diagnostic[] {
     if (a.fault !== undefined && !faults.has(a.fault)) err(['iommufd', 'attach', i, 'fault'], `unknown iommufd fault object ${quote(a.fault)}`);
   });
   s.bugs.forEach((b, i) => {
-    if (!BUG_NAMES.includes(b)) err(['bugs', i], `unknown bug variant ${quote(b)} (known: ${BUG_NAMES.join(', ')})`);
+    if (!SWITCH_NAMES.includes(b)) err(['bugs', i], `unknown behaviour switch ${quote(b)} (known: ${SWITCH_NAMES.join(', ')})`);
   });
   const prq = s.iommu.vtd.prq_entries;
   if (prq !== undefined) {
@@ -330,10 +346,13 @@ function firstAlias(loc: Located): { line: number; col: number } {
   return at;
 }
 
-/** Parse and validate scenario text. `file` is only used in diagnostics. */
-export function parseScenario(text: string, file: string): Result<Scenario> {
+/**
+ * Parse and validate scenario text. `file` is only used in diagnostics. `overrides` (`--set`) are
+ * applied to the document before validation, so the schema checks them like the file's own values.
+ */
+export function parseScenario(text: string, file: string, overrides: readonly Override[] = []): Result<Scenario> {
   try {
-    return parseScenarioText(text, file);
+    return parseScenarioText(text, file, overrides);
   } catch (e) {
     // Every step that walks the document recurses per nesting level (the yaml composer, toJS,
     // zod): a document nested thousands deep is refused, not a crash.
@@ -342,7 +361,7 @@ export function parseScenario(text: string, file: string): Result<Scenario> {
   }
 }
 
-function parseScenarioText(text: string, file: string): Result<Scenario> {
+function parseScenarioText(text: string, file: string, overrides: readonly Override[]): Result<Scenario> {
   const lines = new LineCounter();
   let doc: Document.Parsed;
   try {
@@ -352,7 +371,7 @@ function parseScenarioText(text: string, file: string): Result<Scenario> {
     if (e instanceof RangeError) return { ok: false, errors: [{ file, line: 1, col: 1, path: '', message: 'syntax error: the document is nested too deeply' }] };
     throw e;
   }
-  const loc: Located = { doc, lines, file, index: new WeakMap() };
+  const loc: Located = { doc, lines, file, overrides, index: new WeakMap() };
   if (doc.errors.length > 0) {
     return {
       ok: false,
@@ -382,6 +401,10 @@ function parseScenarioText(text: string, file: string): Result<Scenario> {
   }
   if (data === null || typeof data !== 'object' || Array.isArray(data)) {
     return { ok: false, errors: [{ file, line: 1, col: 1, path: '', message: 'expected a mapping at the top level' }] };
+  }
+  if (overrides.length > 0) {
+    const failed = applyOverrides(data as Record<string, unknown>, overrides);
+    if (failed.length > 0) return { ok: false, errors: failed };
   }
   let parsed: ReturnType<typeof scenarioSchema.safeParse>;
   try {

@@ -4,6 +4,7 @@
  * registers, the processes and their address spaces, the traffic, the timed actions, the latency of
  * every stage and which fault sites fire. Defaults are the reference's values.
  */
+import { PROFILE_NAMES } from './profiles.js';
 import { z } from 'zod';
 import { quote } from './diagnostics.js';
 
@@ -109,6 +110,13 @@ export const latenciesSchema = z
     vmm_wake_ns: latencySchema.default(u(2000, 10000)),
     vmm_service_ns: latencySchema.default(u(5000, 50000)),
     guest_round_trip_ns: latencySchema.default(u(10000, 40000)),
+    /**
+     * A calibrated service time of the SVA handler for a whole group (what `iopf fit` measures
+     * between a group's last report and its response). When set it replaces the per-fault
+     * minor_fault_ns / major_fault_ns waits: the faults are still resolved against the mm, and the
+     * group then takes one draw of this distribution.
+     */
+    sva_group_ns: latencySchema.optional(),
   })
   .prefault({});
 
@@ -134,8 +142,9 @@ const smmuSchema = z
     evtq_entries_log2: z.number().int().min(1).max(19).default(10),
     /** pri: PCIe PRI through the PRI queue; stall: the Arm stall model. */
     mode: z.enum(['pri', 'stall']).default('pri'),
-    /** handle: report PRI faults to the core; fail: mainline Linux's policy (answer Failure). */
-    pri_policy: z.enum(['handle', 'fail']).default('handle'),
+    /** handle: report PRI faults to the core; fail: Linux's arm_smmu_handle_ppr (answer DENY).
+     * Unset: the kernel profile's (form smmuv3-pri-deny); set: a what-if over the profile. */
+    pri_policy: z.enum(['handle', 'fail']).optional(),
   })
   .prefault({});
 
@@ -270,6 +279,11 @@ const workloadSchema = z
       .min(1e-9, 'expected at least 1e-9 accesses per µs (one per 1000 s)')
       .max(1e6, 'expected at most 1e6 accesses per µs')
       .default(1),
+    /**
+     * Gap between accesses as a distribution (e.g. an empirical table fitted by `iopf fit`); when
+     * set it replaces the exponential gaps at rate_per_us.
+     */
+    interarrival_ns: latencySchema.optional(),
     accesses: nonNegInt,
     start_ns: nsInt.default(0),
     /** Pages per page request group (the DMA engine's batching): requests 1..n-1 L=0, n-th L=1. */
@@ -431,8 +445,9 @@ const faultSitesSchema = z
 export const scenarioSchema = z.strictObject({
   name: z.string().min(1).default('unnamed'),
   description: z.string().default(''),
-  /** Kernel profile (reference §0). */
-  kernel: z.enum(['mainline', 'seed', 'v6.7']).default('mainline'),
+  /** Kernel profile (reference §0; `iopf list profiles`): `reference` is the contract the rules
+   * demand, the others are the kernels they name, bugs included. */
+  kernel: z.enum(PROFILE_NAMES).default('reference'),
   seed: nonNegInt.optional(),
   /** Virtual time to stop at (the run also stops when nothing is left to do). */
   until_ns: posInt.max(2 ** 52, 'expected at most 2^52 ns (the engine\'s time horizon)').optional(),

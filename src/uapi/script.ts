@@ -81,6 +81,13 @@ export function installScript(p: PreparedRun): void {
     const s = steps[i]!;
     if (s.expect !== undefined) check(i, s.expect, out, world.driverResponses.slice(respFrom));
     if (s.as !== undefined) saved.set(s.as, { ...out.values, ret: out.ret });
+    if (out.hung === true) {
+      // The kernel as read spins in this read() for ever holding fault->mutex: the actor never
+      // comes back, so nothing after this step runs.
+      if (s.expect?.hung === undefined) violate(i, 'read() never returns: a failed copy put back a group that still fits and its retry faults again (eventq.c iommufd_fault_fops_read)');
+      if (i + 1 < steps.length) violate(i, `the actor is stuck in this read(): step${i + 2 < steps.length ? `s ${i + 2}..${steps.length}` : ` ${i + 2}`} never run`);
+      return;
+    }
     next();
   };
 

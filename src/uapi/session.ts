@@ -171,11 +171,14 @@ export class IommufdOps {
    * IOMMU_TEST_OP_TRIGGER_IOPF (selftest.c iommufd_test_trigger_iopf): a fault record with
    * LAST_PAGE (unless `last` is false), PASID_VALID when pasid ≠ IOMMU_NO_PASID (0), the given
    * grpid, perm and address, reported to the core as the device's; 0 (the core's report returns
-   * nothing in mainline), -ENOENT for an id that is not a device object.
+   * nothing in mainline), -ENOENT for an id that is not a device object. Only the mock IOMMU's
+   * devices take it (-EOPNOTSUPP otherwise): a hardware family's device would get a response for
+   * a page request it never sent — feed those with injectRaw().
    */
   triggerIopf(a: TriggerIopfArgs): CallResult {
     const dev = this.modelDev(a.deviceId);
     if (dev === undefined) return { ret: err('ENOENT') };
+    if (this.world.scenario.iommu.family !== 'mock') return { ret: err('EOPNOTSUPP') };
     const pasid = a.pasid ?? 0;
     const fault: FaultRecord = {
       flags: (a.last === false ? 0 : FaultFlag.LAST_PAGE) | (pasid !== 0 ? FaultFlag.PASID_VALID : 0),

@@ -1,11 +1,14 @@
 /**
  * A workload: one device's stream of DMA accesses into one region of an address space
- * (scenario `workloads[]`). Accesses arrive with exponential inter-arrival times at `rate_per_us`
- * (bursts: `burst_accesses` back to back at that rate, then `burst_gap_ns` of quiet); each access
+ * (scenario `workloads[]`). Accesses arrive with exponential inter-arrival times at `rate_per_us`,
+ * or with gaps drawn from `interarrival_ns` when the scenario gives that distribution (a calibrated
+ * arrival process, `iopf fit`); bursts: `burst_accesses` back to back at that rate, then
+ * `burst_gap_ns` of quiet. Each access
  * covers `prg_pages` pages and carries access bits drawn by the scenario's ratios. One event kind
  * per workload; the event carries no payload, so the hot loop allocates nothing.
  */
 import { assert } from '../sim/assert.js';
+import { Latency } from '../sim/latency.js';
 import type { Rng } from '../sim/random.js';
 import type { ModelEnv } from '../model/env.js';
 import type { WorkloadConfig } from '../scenario/schema.js';
@@ -37,6 +40,8 @@ export class Workload {
   private readonly pattern: AddressPattern;
   private readonly span: number;
   private readonly meanGapNs: number;
+  /** Gaps from the scenario's distribution instead of exponential ones (undefined: exponential). */
+  private readonly interarrival: Latency | undefined;
   private readonly kind: number;
   private issued = 0;
   private inBurst = 0;
@@ -74,6 +79,7 @@ export class Workload {
         break;
     }
     this.meanGapNs = 1000 / cfg.rate_per_us;
+    this.interarrival = cfg.interarrival_ns === undefined ? undefined : new Latency(cfg.interarrival_ns);
     this.kind = env.sim.registerKind(`workload:${index}:next`, () => {
       this.step();
     });
@@ -102,8 +108,9 @@ export class Workload {
     this.stopped = true;
   }
 
-  /** Exponential inter-arrival gap in integer ns. */
+  /** Inter-arrival gap in integer ns: the scenario's distribution, else exponential. */
   private gap(): number {
+    if (this.interarrival !== undefined) return this.interarrival.sample(this.rng);
     const u = 1 - this.rng.float();
     return Math.round(-Math.log(u) * this.meanGapNs);
   }

@@ -52,11 +52,25 @@ describe('object table (main.c)', () => {
     const f = ioasFixture();
     const s = f.s;
     expect(s.hwptAlloc({ deviceId: f.deviceId, ptId: f.ioasId, flags: 1 << 31 }).ret).toBe(E('EOPNOTSUPP'));
-    expect(s.hwptAlloc({ deviceId: f.deviceId, ptId: f.ioasId, flags: HwptAllocFlag.DIRTY_TRACKING }).ret).toBe(E('EOPNOTSUPP'));
+    expect(s.hwptAlloc({ deviceId: f.deviceId, ptId: f.ioasId, flags: HwptAllocFlag.DIRTY_TRACKING }).ret).toBe(0);
     expect(s.hwptAlloc({ deviceId: f.deviceId, ptId: f.ioasId, flags: HwptAllocFlag.FAULT_ID_VALID, faultId: f.ioasId }).ret).toBe(E('ENOENT'));
     expect(s.hwptAlloc({ deviceId: f.deviceId, ptId: f.stdevId }).ret).toBe(E('EINVAL'));
     expect(s.hwptAlloc({ deviceId: f.deviceId, ptId: 77 }).ret).toBe(E('EINVAL'));
   });
+});
+
+describe('nested hwpts per family (hw_pagetable.c iommufd_hwpt_nested_alloc)', () => {
+  for (const [family, ok] of [['vtd', true], ['smmuv3', false], ['amd', false]] as const) {
+    it(`IOMMUFD.HWPT.NESTED_${family.toUpperCase()}: a nested hwpt on a NEST_PARENT paging hwpt is ${ok ? 'allocated' : '-EOPNOTSUPP (no domain_alloc_nested: nesting goes through a vIOMMU)'}`, () => {
+      const base = mockScenario(1);
+      const s = openSession({ ...base, iommu: { ...base.iommu, family } }, { seed: 1 });
+      const ioas = s.ioasAlloc().id;
+      const dev = s.bind('mock0').id;
+      const parent = s.hwptAlloc({ deviceId: dev, ptId: ioas, flags: HwptAllocFlag.NEST_PARENT });
+      expect(parent.ret).toBe(0);
+      expect(s.hwptAlloc({ deviceId: dev, ptId: parent.id, data: true }).ret).toBe(ok ? 0 : E('EOPNOTSUPP'));
+    });
+  }
 });
 
 describe('fault object and fd (eventq.c)', () => {

@@ -1,7 +1,9 @@
 /**
- * The bug canary (issue 7): every known-bug variant is caught on its shipped scenario. Without the
- * bug the scenario runs clean at seed 1; with it, the run reports the variant's rule. A variant the
- * checker misses is a hole in the checker. Also the `iopf list bugs --json` contract.
+ * The bug canary (issues 7, 11): every known-bug variant is caught on its shipped scenario. Without
+ * the bug the scenario (on the reference profile) runs clean at seed 1; with it — switched on by
+ * `--bug`, or as part of a kernel profile that contains it (`--kernel P`) — the run reports the
+ * variant's rule. A variant the checker misses is a hole in the checker. Also the `iopf list bugs
+ * --json` contract.
  */
 import { describe, expect, it, beforeAll } from 'vitest';
 import { spawnSync } from 'node:child_process';
@@ -9,6 +11,7 @@ import { existsSync } from 'node:fs';
 import { BUGS, simulate } from '../../src/api.js';
 import { loadScenario } from '../../src/scenario/files.js';
 import { ruleById } from '../../src/check/rules/index.js';
+import { PROFILES, profilesWith } from '../../src/scenario/profiles.js';
 import type { Scenario } from '../../src/scenario/schema.js';
 
 const BIN = 'dist/cli/main.js';
@@ -33,6 +36,31 @@ describe('bug canary: each variant breaks its rule on its scenario at seed 1', (
       expect(buggy.violations.map((v) => v.rule)).toContain(b.rule);
     });
   }
+
+  for (const b of BUGS) {
+    for (const p of profilesWith(b.name)) {
+      it(`${b.name}: caught under --kernel ${p}, which contains it, on ${b.scenario}`, () => {
+        const r = simulate(scenarioOf(b.scenario), { seed: 1, kernel: p }).report;
+        expect(r.kernel).toBe(p);
+        expect(r.violations.map((v) => v.rule)).toContain(b.rule);
+      });
+    }
+  }
+
+  it('bug scenarios run the reference profile (the bug comes from --bug or --kernel)', () => {
+    for (const b of BUGS) expect(scenarioOf(b.scenario).kernel, b.scenario).toBe('reference');
+  });
+
+  it('the reference profile contains no switch; every other profile contains at least one bug', () => {
+    for (const p of PROFILES) {
+      if (p.name === 'reference') expect(p.switches).toEqual([]);
+      else
+        expect(
+          BUGS.some((b) => p.switches.includes(b.name)),
+          p.name,
+        ).toBe(true);
+    }
+  });
 
   it('names a shipped scenario file (or "default") for every variant', () => {
     for (const b of BUGS) {

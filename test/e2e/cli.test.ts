@@ -111,7 +111,7 @@ describe('bad input: exit 2, file:line:col and the field path, no stack trace', 
     expect(b.err).toContain('binary');
     const u = iopf('run', '--bug', 'no-such-bug');
     expect(u.code).toBe(2);
-    expect(u.err).toContain('unknown variant "no-such-bug"');
+    expect(u.err).toContain('unknown behaviour switch "no-such-bug"');
     const s = iopf('run', '--seed', 'many');
     expect(s.code).toBe(2);
     noStack(s.err);
@@ -134,6 +134,58 @@ describe('other commands', () => {
     for (const b of bugs) expect(Object.keys(b)).toEqual(expect.arrayContaining(['name', 'scenario', 'summary', 'source']));
     expect(iopf('list', 'scenarios').out).toContain('default');
     expect(iopf('list', 'nonsense').code).toBe(2);
+  });
+
+  it('PROFILE.LIST: list profiles --json prints the five profiles and, per behaviour, its kernel source and the profiles that have it', () => {
+    const r = iopf('list', 'profiles', '--json');
+    expect(r.code).toBe(0);
+    const doc = JSON.parse(r.out) as {
+      profiles: { name: string; code: string; switches: string[] }[];
+      behaviours: { name: string; kind: string; source: string; profiles: string[] }[];
+    };
+    expect(doc.profiles.map((p) => p.name)).toEqual(['reference', 'mainline', 'seed', 'v6.9', 'v6.7']);
+    expect(doc.profiles[0]!.switches).toEqual([]);
+    const names = new Set(doc.behaviours.map((b) => b.name));
+    for (const p of doc.profiles) {
+      expect(p.code.length).toBeGreaterThan(0);
+      for (const sw of p.switches) expect(names.has(sw), `${p.name}: ${sw}`).toBe(true);
+    }
+    for (const b of doc.behaviours) {
+      expect(['bug', 'form']).toContain(b.kind);
+      // Each behaviour names the kernel file (drivers/…, a .c file) or the thread it comes from.
+      expect(b.source, b.name).toMatch(/drivers\/iommu|\.c\b|seed (thread|patch)|uAPI/);
+      for (const p of b.profiles)
+        expect(doc.profiles.find((x) => x.name === p)?.switches, b.name).toContain(b.name);
+    }
+    expect(doc.behaviours.find((b) => b.name === 'vtd-response-pasid-always')?.profiles).toContain(
+      'mainline',
+    );
+    const text = iopf('list', 'profiles').out;
+    expect(text).toMatch(/behaviour\s+kind\s+reference\s+mainline\s+seed\s+v6\.9\s+v6\.7/);
+  });
+
+  it("PROFILE.KERNEL_OPTION: run --kernel mainline on the default scenario exits 1 naming mainline's defect; --kernel reference is clean; a bad name exits 2", () => {
+    const m = iopf('run', '--kernel', 'mainline', '--seed', '1');
+    expect(m.code).toBe(1);
+    expect(m.out).toContain('kernel mainline');
+    expect(m.out).toContain('HOST.RESP.PASID_IFF_REQUIRED');
+    expect(m.out).toMatch(
+      /known defects of kernel mainline reached[^\n]*\n\s+vtd-response-pasid-always\s+HOST\.RESP\.PASID_IFF_REQUIRED/,
+    );
+    expect(m.out).toContain('replay: iopf run --seed 1 --kernel mainline');
+    const r = iopf('run', '--kernel', 'reference', '--seed', '1');
+    expect(r.code).toBe(0);
+    const bad = iopf('run', '--kernel', 'v4.2');
+    expect(bad.code).toBe(2);
+    expect(bad.err).toContain('--kernel: unknown profile "v4.2"');
+    const sw = iopf('sweep', 'vtd-abort', '--seeds', '1..2', '--kernel', 'mainline', '--json');
+    expect(sw.code).toBe(1);
+    expect((JSON.parse(sw.out) as { kernel: string; failing_seeds: number[] }).kernel).toBe('mainline');
+    const ex = iopf('explore', 'vtd-abort', '--runs', '2', '--kernel', 'mainline', '--json');
+    expect(ex.code).toBe(1);
+    expect((JSON.parse(ex.out) as { found: { rules: string[] } }).found.rules).toContain(
+      'HOST.RESP.CODE_DEFINED',
+    );
   });
 
   it('check agrees with run on a clean trace (exit 0), and a broken trace exits 2 with a line number', () => {

@@ -82,7 +82,7 @@ function expectConserved(r: RunReport): void {
  * One VT-d function, one VMM that is slow on purpose (a guest round trip per group, small reads),
  * so when `actions` run at 2 ms groups are both queued and awaiting a response.
  */
-function slowVmm(actions: string, policy = 'success'): Scenario {
+function slowVmm(actions: string, policy = 'success', moreFaults = ''): Scenario {
   const text = `
 name: iommufd-slow-vmm
 kernel: mainline
@@ -96,7 +96,7 @@ binds: [{ device: accel0, process: app0 }]
 latency:
   guest_round_trip_ns: { dist: uniform, min_ns: 100000, max_ns: 200000 }
 iommufd:
-  faults: [{ name: fq0, read_batch: 4, policy: ${policy}, guest: true }]
+  faults: [{ name: fq0, read_batch: 4, policy: ${policy}, guest: true }${moreFaults}]
   attach: [{ device: accel0, process: vm0, fault: fq0 }]
 workloads:
   - { device: accel0, process: app0, pattern: random, rate_per_us: 0.05, accesses: 300, prg_pages: 2 }
@@ -186,6 +186,20 @@ describe('auto-responses (linux-iopf §9: iommufd_auto_response_faults)', () => 
     expect(w.unansweredIommufd()).toBe(0);
   });
 
+  for (const bug of [false, true]) {
+    it(`IOMMUFD.REPLACE.OTHER_FAULT${bug ? ' (bug iommufd-replace-new-hwpt)' : ''}: replace onto a hwpt of another fault object ${bug ? 'leaves the old groups to the old VMM' : 'answers the old groups INVALID at once'}; new faults go to the new fault object's VMM`, () => {
+      const sc = slowVmm(`  - { op: iommufd_replace, at_ns: ${AT}, device: accel0, process: vm0, fault: fq1 }`, 'success', ', { name: fq1, read_batch: 4, guest: true }');
+      const { r, w } = run(sc, bug ? { bugs: ['iommufd-replace-new-hwpt'] } : {});
+      expect(r.violations).toEqual([]);
+      expectConserved(r);
+      const atReplace = w.iommufdAnswers(RespSource.IOMMUFD_AUTO).filter((a) => a.t === AT);
+      if (bug) expect(atReplace).toEqual([]);
+      else expect(atReplace.length).toBeGreaterThan(0);
+      expect(w.answeredTwice()).toEqual([]);
+      expect(w.unansweredIommufd()).toBe(0);
+    });
+  }
+
   it('IOMMUFD.DESTROY.AUTO_INVALID: close then destroy of the fault object answers everything left', () => {
     const { r, w } = run(
       slowVmm([`  - { op: iommufd_close, at_ns: ${AT}, fault: fq0 }`, `  - { op: iommufd_destroy, at_ns: ${2 * AT}, fault: fq0 }`].join('\n')),
@@ -265,6 +279,17 @@ describe('misbehaving user space (iommufd-bad-vmm) and the bug variants of §11'
     expect(w.writes.some((x) => x.result === -14)).toBe(true); // EFAULT: faulting buffer
     expect(w.writes.some((x) => x.result === -22)).toBe(true); // EINVAL: FAILURE refused
     expect(r.responses.failure).toBe(0);
+    // The reference's drain ends with the seed's per-PASID flush, which answers them first.
+    expect(w.iommufdAnswers(RespSource.FLUSH).length).toBeGreaterThan(0);
+    expect(w.iommufdAnswers(RespSource.IOMMUFD_AUTO)).toEqual([]);
+    expect(w.answeredTwice()).toEqual([]);
+    expect(w.unansweredIommufd()).toBe(0);
+  });
+
+  it('IOMMUFD.DETACH.AUTO_RESPONSE: under mainline the flush only waits for the workqueue and iommufd_auto_response_faults answers the groups user space held', () => {
+    const { r, w } = run(shipped('iommufd-bad-vmm'), { kernel: 'mainline' });
+    expect(r.kernel).toBe('mainline');
+    expect(w.iommufdAnswers(RespSource.FLUSH)).toEqual([]);
     expect(w.iommufdAnswers(RespSource.IOMMUFD_AUTO).length).toBeGreaterThan(0);
     expect(w.answeredTwice()).toEqual([]);
     expect(w.unansweredIommufd()).toBe(0);

@@ -215,7 +215,7 @@ describe('iopf core: reporting (§3)', () => {
     conserved(h);
   });
 
-  it('v6.7 report: non-last requests of a handler-less PASID go on the partial list; the last frees them, -EINVAL, no core response', () => {
+  it('DRIVER_ANSWERS_REPORT_ERRORS (v6.7): non-last requests of a handler-less PASID go on the partial list; the last frees them, -EINVAL, no core response', () => {
     const { h, drv } = setup({ kernel: 'v6.7' });
     expect(h.core.reportAnswersErrors).toBe(false);
     expect(h.core.reportDeviceFault(0, mkFault({ pasid: 9, grpid: 4, last: false }))).toBe(0);
@@ -289,7 +289,7 @@ describe('iopf core: answering (§4)', () => {
     }
   });
 
-  it("v6.7 group response: 'no pending PRQ' is -EINVAL", () => {
+  it("PENDING_COPIES (v6.7): group response with no pending copy is 'no pending PRQ', -EINVAL", () => {
     const { h, dom, drv } = setup({ kernel: 'v6.7' });
     h.core.reportDeviceFault(0, mkFault());
     const g = dom.groups[0]!;
@@ -299,7 +299,7 @@ describe('iopf core: answering (§4)', () => {
     expect(h.env.metrics.get('iopf.warn.no_pending_prq')).toBe(1);
   });
 
-  it("v6.7 group response: without 'response needs PASID' the search matches by grpid and may answer another group", () => {
+  it("PENDING_COPIES (v6.7): without 'response needs PASID' the search matches by grpid and may answer another group", () => {
     const { h, drv } = setup({ kernel: 'v6.7' });
     const d2 = new HoldingDomain(2);
     h.core.attach(0, 2, handleFor(d2));
@@ -440,7 +440,7 @@ describe('iopf core: flushing (§5)', () => {
     expect(h.core.stats.contractBreaches).toBe(1);
   });
 
-  it('v6.7 flush: holds dev->iommu->lock across flush_workqueue, a report meanwhile waits', () => {
+  it('FLUSH_UNDER_DEV_LOCK (v6.7): the flush holds dev->iommu->lock across flush_workqueue, a report meanwhile waits', () => {
     const h = makeHarness({ kernel: 'v6.7' });
     const q = h.core.queueAlloc('q', 1);
     const drv = new FakeDriver();
@@ -535,13 +535,27 @@ describe('iopf core: queue operations (§6)', () => {
     expect(h.core.removeDevice(q2, 4)).toBe(err('ENODEV'));
   });
 
-  it('v6.7 remove_device is -EBUSY while a fault is pending', () => {
-    const { h, q, dom } = setup({ kernel: 'v6.7' });
+  it('REMOVE_BUSY_WHILE_PENDING: v6.9 iopf_queue_remove_device is -EBUSY while a fault is pending', () => {
+    const { h, q, dom } = setup({ kernel: 'v6.9' });
     h.core.reportDeviceFault(0, mkFault());
     expect(h.core.removeDevice(q, 0)).toBe(err('EBUSY'));
     h.core.groupResponse(dom.groups[0]!, RespCode.SUCCESS);
     h.core.freeGroup(dom.groups[0]!);
     expect(h.core.removeDevice(q, 0)).toBe(0);
+  });
+
+  it('v6.7 iopf_queue_remove_device has no pending check: partials freed, the pending copy stays and its late response still goes out', () => {
+    const { h, q, drv } = setup({ kernel: 'v6.7' });
+    h.core.reportDeviceFault(0, mkFault({ last: false, grpid: 2 }));
+    h.core.reportDeviceFault(0, mkFault());
+    expect(h.core.partialFaults(0).length).toBe(1);
+    const pending = [...h.core.pendingGroups(0)];
+    expect(pending.length).toBe(1);
+    expect(h.core.removeDevice(q, 0)).toBe(0);
+    expect(h.core.faultParam(0)).toBeNull();
+    expect(drv.sent.length).toBe(0); // nothing answered by the remove
+    expect(h.core.groupResponse(pending[0]!, RespCode.SUCCESS)).toBe(0);
+    expect(drv.sent.length).toBe(1);
   });
 
   it('CORE.REMOVE.NO_LIVE_GROUP: removeDeviceStep waits for running handlers; with the bug it does not', () => {

@@ -2,6 +2,8 @@
  * Test harness for the iopf core: a Sim + Tracer + ModelEnv with small fixed latencies, a fake
  * driver that records responses, fault builders and a trace recorder.
  */
+import type { ProfileName } from '../../src/scenario/profiles.js';
+import { behavioursOf } from '../../src/scenario/profiles.js';
 import { Sim } from '../../src/sim/engine.js';
 import { Tracer, type TraceSink } from '../../src/trace/tracer.js';
 import { Metrics } from '../../src/report/metrics.js';
@@ -31,7 +33,7 @@ export class Recorder implements TraceSink {
 }
 
 export interface HarnessOptions {
-  kernel?: 'mainline' | 'seed' | 'v6.7';
+  kernel?: ProfileName;
   bugs?: string[];
   seed?: number;
   workers?: number;
@@ -52,7 +54,7 @@ export interface Harness {
 
 export function makeEnv(opts: HarnessOptions = {}): { sim: Sim; env: ModelEnv; rec: Recorder } {
   const scenario = scenarioSchema.parse({
-    kernel: opts.kernel ?? 'mainline',
+    kernel: opts.kernel ?? 'reference',
     bugs: opts.bugs ?? [],
     devices: [{ name: 'd0', rid: 1 }],
     iopf: { workers: opts.workers ?? 2 },
@@ -73,7 +75,7 @@ export function makeEnv(opts: HarnessOptions = {}): { sim: Sim; env: ModelEnv; r
     scenario,
     latency: compileLatencies(scenario.latency),
     metrics: new Metrics(),
-    bugs: new Set(scenario.bugs),
+    switches: behavioursOf(scenario.kernel, scenario.bugs),
     stream: (name) => sim.stream(name),
     faultSite: (p) => (p.num === 0 ? false : sim.chooser.chance(p.num, p.den)),
   };

@@ -2,6 +2,7 @@
  * Small test harness for the hardware models: a Sim with insertion-order ties, a Tracer whose
  * events are recorded, fixed stage latencies, and a scenario parsed by the real schema.
  */
+import { behavioursOf } from '../../src/scenario/profiles.js';
 import { Sim } from '../../src/sim/engine.js';
 import { Tracer } from '../../src/trace/tracer.js';
 import { Metrics } from '../../src/report/metrics.js';
@@ -70,7 +71,7 @@ export function makeHarness(
     scenario,
     latency: compileLatencies(scenario.latency),
     metrics: new Metrics(),
-    bugs: new Set(scenario.bugs),
+    switches: behavioursOf(scenario.kernel, scenario.bugs),
     stream: (name) => sim.stream(name),
     faultSite: (p) => sim.chooser.chance(p.num, p.den),
   };

@@ -83,11 +83,11 @@ describe('scenario loader', () => {
     expect(errorsOf('{"devices": [{"name": "d", "rid": true}]}', 'x.json')[0]).toMatch(/^x\.json:1:35: devices\[0\]\.rid: /);
   });
 
-  it('defaults are the reference values (VT-d PRQ 2048 entries, PRI allocation 256, mainline)', () => {
+  it('defaults are the reference values (VT-d PRQ 2048 entries, PRI allocation 256, kernel profile reference)', () => {
     const r = parseScenario('devices: [{ name: d, rid: 1 }]\n', 'x.yaml');
     expect(r.ok).toBe(true);
     if (!r.ok) return;
-    expect(r.value.kernel).toBe('mainline');
+    expect(r.value.kernel).toBe('reference');
     expect(r.value.iommu.vtd.prq_order).toBe(4);
     expect(r.value.devices[0]!.pri.allocation).toBe(256);
     expect(r.value.latency.ats_ns).toEqual({ dist: 'uniform', min_ns: 300, max_ns: 1000 });

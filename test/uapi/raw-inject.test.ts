@@ -14,7 +14,7 @@ import { HwptAllocFlag, hexBytes, openSession, Errno, PgfaultFlag } from '../../
 
 function session(family: string, extra = '') {
   const p = parseScenario(
-    `name: raw-${family}\nkernel: mainline\niommu: { family: ${family}${extra} }\ndevices:\n  - { name: fn0, rid: "00:04.0", pri: { response_pasid_required: true } }\n`,
+    `name: raw-${family}\nkernel: reference\niommu: { family: ${family}${extra} }\ndevices:\n  - { name: fn0, rid: "00:04.0", pri: { response_pasid_required: true } }\n`,
     `raw-${family}.yaml`,
   );
   if (!p.ok) throw new Error(JSON.stringify(p.errors));

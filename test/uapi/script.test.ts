@@ -75,6 +75,26 @@ describe('script: section', () => {
     expect(rep.violations.every((v) => v.rule === 'SCRIPT.EXPECT')).toBe(true);
   });
 
+  it('SCRIPT.HUNG: a read() that the kernel never returns from stops the actor: a violation unless expected, and later steps never run', () => {
+    const steps = `script:
+  - { op: ioas_alloc, as: ioas }
+  - { op: mock_domain, device: mock0, pt: $ioas, as: dev }
+  - { op: fault_alloc, as: fq }
+  - { op: hwpt_alloc, device: $dev, pt: $ioas, flags: [NEST_PARENT], as: parent }
+  - { op: hwpt_alloc, device: $dev, pt: $parent, flags: [FAULT_ID_VALID], fault: $fq, data: true, as: iopf }
+  - { op: replace, device: $dev, pt: $iopf }
+  - { op: trigger_iopf, device: $dev, pasid: 1, grpid: 2, perm: [R], addr: 0x1000 }
+  - { op: read, fd: $fq.fd, count: 80, fault_at_record: 0, expect: { hung: HUNG } }
+`;
+    const expected = run(`${MOCK}${steps.replace('HUNG', 'true')}`, 'hung.yaml');
+    expect(expected.violations).toEqual([]);
+    const more = run(`${MOCK}${steps.replace(', expect: { hung: HUNG }', '')}  - { op: poll, fd: $fq.fd }\n`, 'hung2.yaml');
+    expect(more.violations.map((v) => v.detail)).toEqual([
+      expect.stringContaining('hung2.yaml:13: step 8 (read): read() never returns'),
+      'hung2.yaml:13: step 8 (read): the actor is stuck in this read(): step 9 never run',
+    ]);
+  });
+
   it('SCRIPT.TIME: steps run at their at_ns, one after the other; a later step waits for the previous', () => {
     const rep = run(
       `${MOCK}script:

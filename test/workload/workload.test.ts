@@ -146,3 +146,23 @@ describe('Workload', () => {
     expect(a).toEqual(b);
   });
 });
+
+describe('Workload: fitted arrival process', () => {
+  it('WORKLOAD.INTERARRIVAL: gaps come from interarrival_ns when it is set (an empirical table here)', () => {
+    const { got } = run({
+      pattern: 'sequential',
+      accesses: 3000,
+      interarrival_ns: { dist: 'empirical', table: [{ ns: 1000, weight: 3 }, { ns: 9000, weight: 1 }] },
+    });
+    const gaps = got.slice(1).map((a, i) => a.t - got[i]!.t);
+    expect(new Set(gaps)).toEqual(new Set([1000, 9000]));
+    const long = gaps.filter((g) => g === 9000).length / gaps.length;
+    expect(long).toBeGreaterThan(0.22);
+    expect(long).toBeLessThan(0.28);
+  });
+
+  it('WORKLOAD.INTERARRIVAL.FIXED: a fixed gap makes a periodic stream, bursts still add their gap', () => {
+    const { got } = run({ pattern: 'burst', accesses: 10, burst_accesses: 5, burst_gap_ns: 500, interarrival_ns: { dist: 'fixed', ns: 100 } });
+    expect(got.map((a) => a.t)).toEqual([0, 100, 200, 300, 400, 1000, 1100, 1200, 1300, 1400]);
+  });
+});

@@ -118,6 +118,9 @@ export interface IommufdCtxHost {
   detachHandle(dev: number, pasid: number): void;
   /** A PCIe VF with PRI: PRI is the PF's, so iommufd refuses fault-capable hwpts (eventq.c). */
   isPriVf(dev: number): boolean;
+  /** The driver's ops->domain_alloc_nested exists (a nested hwpt on a paging parent): VT-d and
+   * the selftest mock; SMMUv3 and AMD nest only through a vIOMMU object, which the model lacks. */
+  nestedOnParent(dev: number): boolean;
   /** iopf_group_response(group, code) + iopf_free_group(group). `auto`: iommufd answered. */
   respond(group: IopfGroup, code: RespCodeValue, auto: boolean): void;
   /** The fault object's handler queued `group` (wake_up_interruptible of its readers). */
@@ -298,11 +301,12 @@ export class IommufdCtx {
     if (pt.type === 'ioas') {
       const valid = HwptAllocFlag.NEST_PARENT | HwptAllocFlag.DIRTY_TRACKING | HwptAllocFlag.FAULT_ID_VALID | HwptAllocFlag.PASID;
       if ((flags & ~valid) !== 0) return fail(err('EOPNOTSUPP'));
-      // The model's IOMMUs do not track dirty pages (IOMMU_CAP_DIRTY_TRACKING absent).
-      if ((flags & HwptAllocFlag.DIRTY_TRACKING) !== 0) return fail(err('EOPNOTSUPP'));
+      // Every modelled IOMMU is taken to have IOMMU_CAP_DIRTY_TRACKING (the mock does, and the
+      // 2026 VT-d, SMMUv3 and AMD drivers do on hardware that can): the flag is accepted.
       made = this.newHwpt('hwpt_paging', pt, undefined, flags, false);
     } else if (pt.type === 'hwpt_paging') {
-      if ((flags & ~(HwptAllocFlag.FAULT_ID_VALID | HwptAllocFlag.PASID)) !== 0 || a.data !== true) return fail(err('EOPNOTSUPP'));
+      if ((flags & ~(HwptAllocFlag.FAULT_ID_VALID | HwptAllocFlag.PASID)) !== 0 || a.data !== true || !this.host.nestedOnParent(idev.dev))
+        return fail(err('EOPNOTSUPP'));
       if (pt.auto || !pt.nestParent) return fail(err('EINVAL'));
       made = this.newHwpt('hwpt_nested', undefined, pt, flags, false);
     } else return fail(err('EINVAL'));

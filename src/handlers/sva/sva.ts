@@ -239,21 +239,39 @@ export class Sva implements GroupWork {
 
   /** Resolve the next fault, then wait its latency; or finish. */
   private step(group: IopfGroup): void {
+    const whole = this.env.latency.sva_group_ns;
+    if (whole !== undefined) {
+      // Calibrated handler (latency.sva_group_ns): the same walk over the group's faults, stopping
+      // at the first failure as iommu_sva_handle_iopf does, then one service time for the group.
+      if (group.cursor === 0 && group.code === RespCode.SUCCESS && group.faults.length > 0) {
+        while (group.cursor < group.faults.length && group.code === RespCode.SUCCESS) this.resolveNext(group);
+        this.env.sim.after(whole.sample(this.rng), this.kStep, 0, 0, group);
+        return;
+      }
+      this.finish(group);
+      return;
+    }
     if (group.cursor < group.faults.length && group.code === RespCode.SUCCESS) {
-      const fault = group.faults[group.cursor++]!;
-      const mm = group.handle.mm;
-      let r: ResolveResult;
-      if (this.env.faultSite(this.env.scenario.faults.mm_fault_error)) {
-        // handle_mm_fault() returned VM_FAULT_ERROR (fault site): INVALID, the mm is untouched.
-        r = { code: RespCode.INVALID, major: false, reason: 'fault-error' };
-      } else r = resolveFaultDetailed(mm ?? undefined, fault);
-      this.deps.onResolve?.(group, fault, mm, r);
-      group.code = r.code;
-      const lat = r.major ? this.env.latency.major_fault_ns : this.env.latency.minor_fault_ns;
+      const major = this.resolveNext(group);
+      const lat = major ? this.env.latency.major_fault_ns : this.env.latency.minor_fault_ns;
       this.env.sim.after(lat.sample(this.rng), this.kStep, 0, 0, group);
       return;
     }
     this.finish(group);
+  }
+
+  /** Resolve the group's next fault against its mm; returns whether it was a major fault. */
+  private resolveNext(group: IopfGroup): boolean {
+    const fault = group.faults[group.cursor++]!;
+    const mm = group.handle.mm;
+    let r: ResolveResult;
+    if (this.env.faultSite(this.env.scenario.faults.mm_fault_error)) {
+      // handle_mm_fault() returned VM_FAULT_ERROR (fault site): INVALID, the mm is untouched.
+      r = { code: RespCode.INVALID, major: false, reason: 'fault-error' };
+    } else r = resolveFaultDetailed(mm ?? undefined, fault);
+    this.deps.onResolve?.(group, fault, mm, r);
+    group.code = r.code;
+    return r.major;
   }
 
   private finish(group: IopfGroup): void {

@@ -14,6 +14,7 @@
  * = the answered fault's reqId, `code` = the wire status, `pasid` = the PASID on the wire or -1);
  * QUEUE_OVERFLOW when the overflow bit is set (1) and when the driver restarts the log (0).
  */
+import { Forms } from '../../scenario/profiles.js';
 import { err, type KResult } from '../../sim/errno.js';
 import { OrderedCommandQueue } from '../shared/command-queue.js';
 import { PasidDrains, type DrainWaiter } from '../shared/pasid-drain.js';
@@ -42,7 +43,7 @@ import { AmdPprLog } from './ppr.js';
 
 export { AmdPprLog, type PprWriteResult } from './ppr.js';
 
-/** Known-bug switches this front-end reads from `env.bugs` (mainline behaviours, off by default). */
+/** Known-bug switches this front-end reads from `env.switches` (mainline behaviours, off by default). */
 export const AMD_BUG_GRPID_LAST_BIT = 'amd-grpid-last-bit';
 export const AMD_BUG_COMPLETE_PPR_RAW = 'amd-complete-ppr-raw';
 
@@ -53,11 +54,11 @@ export interface AmdIommuOptions {
    * tell them apart, reports them as faults.
    */
   logStopMarkers?: boolean;
-  /** grpid = the whole 10-bit tag, as mainline (default: `env.bugs` has 'amd-grpid-last-bit'). */
+  /** grpid = the whole 10-bit tag, as mainline (default: `env.switches` has 'amd-grpid-last-bit'). */
   grpidWithLastBit?: boolean;
   /**
    * COMPLETE_PPR_REQUEST as mainline builds it: status = the core's code unchanged (FAILURE = 2)
-   * and GN/PASID from the device bit even for a request that had no PASID (default: `env.bugs`
+   * and GN/PASID from the device bit even for a request that had no PASID (default: `env.switches`
    * has 'amd-complete-ppr-raw'). Otherwise: PCIe codes, and a PASID only if the request had one.
    */
   rawCompletion?: boolean;
@@ -118,9 +119,11 @@ export class AmdIommu implements IommuFrontend {
     this.log = new AmdPprLog(cfg.ppr_log_entries);
     this.overflowAutoResponse = cfg.overflow_autoresp;
     this.logStopMarkers = opts.logStopMarkers ?? false;
-    this.grpidWithLastBit = opts.grpidWithLastBit ?? env.bugs.has(AMD_BUG_GRPID_LAST_BIT);
-    this.rawCompletion = opts.rawCompletion ?? env.bugs.has(AMD_BUG_COMPLETE_PPR_RAW);
-    this.drainMode = opts.drain ?? 'log-then-flush';
+    this.grpidWithLastBit = opts.grpidWithLastBit ?? env.switches.has(AMD_BUG_GRPID_LAST_BIT);
+    this.rawCompletion = opts.rawCompletion ?? env.switches.has(AMD_BUG_COMPLETE_PPR_RAW);
+    // amd_iommu_remove_dev_pasid: mainline flushes no fault queue (form amd-remove-pasid-no-flush).
+    this.drainMode =
+      opts.drain ?? (env.switches.has(Forms.AMD_REMOVE_PASID_NO_FLUSH) ? 'none' : 'log-then-flush');
     this.rng = env.stream(`amd:${iommuIndex}`);
     const sim = env.sim;
     const p = `amd:${iommuIndex}`;

@@ -14,6 +14,7 @@
  * the device will see, `pasid` = the PASID on the wire or -1), QUEUE_OVERFLOW on overflow flag
  * set (1) and acknowledge (0).
  */
+import { Forms } from '../../scenario/profiles.js';
 import { assert } from '../../sim/assert.js';
 import { err, type KResult } from '../../sim/errno.js';
 import { OrderedCommandQueue } from '../shared/command-queue.js';
@@ -21,7 +22,7 @@ import { PasidDrains, type DrainWaiter } from '../shared/pasid-drain.js';
 import type { Continuation } from '../../sim/sync.js';
 import type { Rng } from '../../sim/random.js';
 import type { ModelEnv } from '../../model/env.js';
-import { FaultFlag, type FaultRecord, type PageResponse } from '../../iopf/types.js';
+import { FaultFlag, RespCode, type FaultRecord, type PageResponse } from '../../iopf/types.js';
 import { LATE_IGNORED } from '../../iopf/core.js';
 import type { PageRequestMsg, PrgResponseMsg } from '../../pcie/messages.js';
 import { PciRespCode, PrFlag, RespSource, TraceKind } from '../../trace/events.js';
@@ -77,6 +78,7 @@ export class Smmuv3Iommu implements IommuFrontend {
   readonly family = 'smmuv3';
   readonly mode: 'pri' | 'stall';
   readonly policy: 'handle' | 'fail';
+  private readonly driverAnswersErrors: boolean;
   readonly priq: SmmuPriq;
   readonly stallUnit: SmmuStallUnit;
   /** Per STAG reported to the core: the PRG index of its PCIe-side group (trace bookkeeping). */
@@ -105,6 +107,7 @@ export class Smmuv3Iommu implements IommuFrontend {
     stopMarkersDiscarded: 0,
     unknownStream: 0,
     reported: 0,
+    reportErrorsAnswered: 0,
     responses: 0,
     denied: 0,
     evtqOverflows: 0,
@@ -118,7 +121,9 @@ export class Smmuv3Iommu implements IommuFrontend {
   ) {
     const cfg = env.scenario.iommu.smmuv3;
     this.mode = cfg.mode;
-    this.policy = cfg.pri_policy;
+    // The scenario's policy is a what-if over the kernel's (form smmuv3-pri-deny).
+    this.policy = cfg.pri_policy ?? (env.switches.has(Forms.SMMUV3_PRI_DENY) ? 'fail' : 'handle');
+    this.driverAnswersErrors = env.switches.has(Forms.DRIVER_ANSWERS_REPORT_ERRORS);
     this.priq = new SmmuPriq(cfg.priq_entries_log2);
     this.stallUnit = new SmmuStallUnit(cfg.evtq_entries_log2);
     this.rng = env.stream(`smmuv3:${iommuIndex}`);
@@ -366,7 +371,24 @@ export class Smmuv3Iommu implements IommuFrontend {
       return;
     }
     this.c.reported++;
-    this.deps.reportFault(view.dev, faultFromPriqEntry(e, view.dev, meta.reqId, view.responsePasidRequired));
+    this.report(view.dev, faultFromPriqEntry(e, view.dev, meta.reqId, view.responsePasidRequired));
+  }
+
+  /**
+   * iommu_report_device_fault(); with form driver-answers-report-errors (v6.9, v6.7) a failed
+   * report of a request that closes its group is answered here with FAILURE ("nobody cared, abort
+   * the access" in arm_smmu_handle_evt): the core of those kernels leaves it to the driver.
+   */
+  private report(dev: number, fault: FaultRecord): void {
+    const rc = this.deps.reportFault(dev, fault);
+    if (rc === 0 || !this.driverAnswersErrors || (fault.flags & FaultFlag.LAST_PAGE) === 0) return;
+    this.c.reportErrorsAnswered++;
+    this.pageResponse(
+      dev,
+      fault,
+      { pasid: fault.pasid, grpid: fault.grpid, code: RespCode.FAILURE },
+      RespSource.REPORT_ERROR,
+    );
   }
 
   /** arm_smmu_handle_event for a stalled record: report a one-fault group (grpid = STAG). */
@@ -384,7 +406,7 @@ export class Smmuv3Iommu implements IommuFrontend {
     // driver answers (bounded by the 16-bit STAG space).
     const txn = this.stallUnit.get(e.stag);
     if (txn !== undefined) this.stagPrgi.set(e.stag, txn.prgi);
-    this.deps.reportFault(view.dev, faultFromStallEvent(e, view.dev, meta.reqId));
+    this.report(view.dev, faultFromStallEvent(e, view.dev, meta.reqId));
   }
 
   // -------------------------------------------------------------------------------------------
@@ -578,6 +600,7 @@ export class Smmuv3Iommu implements IommuFrontend {
       stop_markers_discarded: this.c.stopMarkersDiscarded,
       unknown_stream: this.c.unknownStream,
       reported: this.c.reported,
+      report_errors_answered: this.c.reportErrorsAnswered,
       responses: this.c.responses,
       denied: this.c.denied,
       evtq_entries: s.q.entries,

@@ -15,6 +15,7 @@
  * Each step of a kernel function that sleeps (the threaded IRQ, wait_for_completion,
  * qi_submit_sync, iopf_queue_flush_dev) is its own event, so the Chooser can interleave them.
  */
+import { Forms } from '../../scenario/profiles.js';
 import { assert } from '../../sim/assert.js';
 import { err, type KResult } from '../../sim/errno.js';
 import type { Continuation } from '../../sim/sync.js';
@@ -136,6 +137,9 @@ export class VtdIommu implements IommuFrontend {
   readonly prq: VtdPrq;
   /** Older driver (svm.c): PASID required, private data, answer when reporting fails. */
   readonly legacy: boolean;
+  /** Form driver-answers-report-errors (v6.9, v6.7): a failed report is answered here
+   * (prq_event_thread → handle_bad_prq_event); later kernels' core answers on its report path. */
+  private readonly driverAnswersErrors: boolean;
   private readonly rng: Rng;
   private readonly kThreadStart: number;
   private readonly kThreadEntry: number;
@@ -187,7 +191,8 @@ export class VtdIommu implements IommuFrontend {
     readonly iommuIndex: number,
     private readonly deps: VtdDeps,
   ) {
-    this.legacy = env.scenario.kernel !== 'mainline';
+    this.legacy = env.switches.has(Forms.VTD_SVM_PAGE_RESPONSE);
+    this.driverAnswersErrors = env.switches.has(Forms.DRIVER_ANSWERS_REPORT_ERRORS);
     this.rng = env.stream(`vtd${iommuIndex}:driver`);
     this.prqComplete = new Completion(env);
     this.prq = new VtdPrq(env, iommuIndex, deps, () => {
@@ -281,7 +286,7 @@ export class VtdIommu implements IommuFrontend {
     const w = this.blockedReport;
     assert(w !== undefined, 'vtd: report resumed without a blocked report');
     this.blockedReport = undefined;
-    if (this.env.scenario.kernel === 'v6.7' && result !== 0) this.badRequest(w.d, w.sender, w.reqId);
+    if (this.driverAnswersErrors && result !== 0) this.badRequest(w.d, w.sender, w.reqId);
     this.nextEntryOrFinish();
   }
 
@@ -365,7 +370,7 @@ export class VtdIommu implements IommuFrontend {
     // svm.c answered a failed report itself (v6.7); mainline's core answers on its report path,
     // and so does the seed profile's core (mainline's report path + the seed's flush, reference
     // §0): answering here too would answer the group twice.
-    if (this.env.scenario.kernel === 'v6.7' && r !== 0) this.badRequest(d, sender, reqId);
+    if (this.driverAnswersErrors && r !== 0) this.badRequest(d, sender, reqId);
     return false;
   }
 
@@ -430,7 +435,7 @@ export class VtdIommu implements IommuFrontend {
     r.rid = view.rid;
     r.pasidPresent = responseCarriesPasid(this.env, pasidValid, view.responsePasidRequired);
     r.privDataPresent = privData;
-    r.respCode = wireCode(resp.code, this.env.bugs.has(VTD_BUG_RESP_CODE_RAW));
+    r.respCode = wireCode(resp.code, this.env.switches.has(VTD_BUG_RESP_CODE_RAW));
     r.pasid = pasidValid ? fault.pasid : 0;
     r.lpig = lastPage;
     r.prgIndex = fault.grpid;

@@ -32,7 +32,7 @@ export function responseCarriesPasid(
   deviceRequiresPasid: boolean,
 ): boolean {
   if (!requestHadPasid) return false;
-  if (env.scenario.iommu.vtd.response_pasid === 'request' || env.bugs.has('vtd-response-pasid-always'))
+  if (env.scenario.iommu.vtd.response_pasid === 'request' || env.switches.has('vtd-response-pasid-always'))
     return true;
   return deviceRequiresPasid;
 }

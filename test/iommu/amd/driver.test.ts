@@ -50,7 +50,7 @@ function harness(amd: Record<string, unknown> = {}, opts: AmdIommuOptions = {}, 
     scenario,
     latency: compileLatencies(scenario.latency),
     metrics,
-    bugs: new Set(bugs),
+    switches: new Set(bugs),
     stream: (name) => sim.stream(name),
     faultSite: () => false,
   };

@@ -43,7 +43,7 @@ function harness(smmuv3: Record<string, unknown>, opts: { irq?: number } = {}) {
     scenario,
     latency: compileLatencies(scenario.latency),
     metrics,
-    bugs: new Set(),
+    switches: new Set(),
     stream: (name) => sim.stream(name),
     faultSite: () => false,
   };

@@ -1,3 +1,4 @@
+import type { ProfileName } from '../../../src/scenario/profiles.js';
 import { describe, it, expect } from 'vitest';
 import { makeHarness } from '../../pcie/harness.js';
 import { FakeHost, req, view } from './fake-host.js';
@@ -10,14 +11,14 @@ import type { ScenarioInput } from '../../../src/scenario/schema.js';
 
 function setup(
   opts: {
-    kernel?: 'mainline' | 'v6.7' | 'seed';
+    kernel?: ProfileName;
     vtd?: Record<string, unknown>;
     bugs?: string[];
     lat?: Record<string, number>;
   } = {},
 ) {
   const input = {
-    kernel: opts.kernel ?? 'mainline',
+    kernel: opts.kernel ?? 'reference',
     iommu: { vtd: { prq_order: 0, ...opts.vtd } },
     bugs: opts.bugs ?? [],
   } as Partial<ScenarioInput>;
@@ -141,7 +142,7 @@ describe('VT-d driver: PRQ thread', () => {
     expect(s.host.responses.map((r) => [r.msg.prgi, r.msg.code])).toEqual([[6, PciRespCode.INVALID]]);
   });
 
-  it('v6.7 profile: a request without PASID is rejected; a failed report is answered Invalid by the driver', () => {
+  it('VTD_SVM_PAGE_RESPONSE + DRIVER_ANSWERS_REPORT_ERRORS (v6.7): a request without PASID is rejected; a failed report is answered Invalid by the driver', () => {
     const s = setup({ kernel: 'v6.7' });
     s.iommu.receivePageRequest(req({ pasid: -1, prgi: 1 }));
     s.h.sim.run();
@@ -235,7 +236,7 @@ describe('VT-d driver: page_response', () => {
     }
   });
 
-  it('v6.7 profile: no descriptor without LPIG/private data; -EINVAL without PASID', () => {
+  it('VTD_SVM_PAGE_RESPONSE (v6.7): no descriptor without LPIG/private data; -EINVAL without PASID', () => {
     const s = setup({ kernel: 'v6.7' });
     expect(
       s.iommu.pageResponse(0, fault({ flags: FaultFlag.PASID_VALID }), { pasid: 5, grpid: 17, code: 0 }, 0),

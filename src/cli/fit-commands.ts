@@ -1,0 +1,116 @@
+/**
+ * The calibration commands: `iopf fit TRACE` (a scenario from a kernel trace) and `iopf compare A B`
+ * (two runs side by side). Option parsing and printing only; the work is in src/fit and src/report.
+ */
+import { basename } from 'node:path';
+import { closeSync, openSync, readFileSync, writeFileSync } from 'node:fs';
+import { formatDiagnostic, parseRunReport, parseScenario, type RunReport } from '../api.js';
+import { fitTrace, fittedScenario, traceFormat } from '../fit/index.js';
+import { formatCompare, renderCompareHtml } from '../report/compare.js';
+import { parseOverrides } from '../scenario/overrides.js';
+import { EXIT, UsageError, printJson } from './output.js';
+
+export interface FitOpts {
+  format: 'auto' | 'jsonl' | 'ftrace';
+  output?: string;
+  name?: string;
+  json?: boolean;
+  set: string[];
+  batchGapNs?: number;
+  workers?: number;
+}
+
+/** A scenario name from a trace file name: `run.txt` → `fitted-run`. */
+function nameFor(path: string): string {
+  const base = basename(path).replace(/\.[^.]*$/, '').replace(/[^A-Za-z0-9_.-]/g, '_');
+  return `fitted-${base === '' ? 'trace' : base}`;
+}
+
+export async function fitCommand(path: string, o: FitOpts): Promise<void> {
+  try {
+    closeSync(openSync(path, 'r'));
+  } catch (e) {
+    throw new UsageError(`cannot read ${path}: ${(e as Error).message}`);
+  }
+  const ov = parseOverrides(o.set);
+  if (!ov.ok) {
+    for (const d of ov.errors) process.stderr.write(`${formatDiagnostic(d)}\n`);
+    process.exitCode = EXIT.BAD_INPUT;
+    return;
+  }
+  if (o.workers !== undefined && (o.workers < 1 || o.workers > 65536)) throw new UsageError(`--workers: expected 1..65536, got ${o.workers}`);
+  const res = await fitTrace(path, {
+    format: o.format,
+    ...(o.batchGapNs !== undefined ? { batchGapNs: o.batchGapNs } : {}),
+    ...(o.workers !== undefined ? { workers: o.workers } : {}),
+  });
+  // Bad lines are reported as `iopf check` reports them, and nothing is written.
+  if (res.errorCount > 0) {
+    for (const d of res.diagnostics.slice(0, 20)) process.stderr.write(`${path}:${d.lineNo}${d.column !== undefined ? `:${d.column}` : ''}: ${d.severity}: ${d.message}\n`);
+    if (res.diagnosticCount > 20) process.stderr.write(`… ${res.diagnosticCount - 20} more diagnostics\n`);
+    process.stderr.write(`iopf fit: ${path} (${traceFormat(path, o.format)}) has ${res.errorCount} bad line(s); no scenario written\n`);
+    process.exitCode = EXIT.BAD_INPUT;
+    return;
+  }
+  const out = o.output;
+  const fs = fittedScenario(res, { name: o.name ?? nameFor(path), source: basename(path) });
+  // The fitted scenario, with any --set applied, must load: the same validation as `iopf run`.
+  const file = out ?? '(fitted scenario)';
+  const check = parseScenario(fs.yaml, file, ov.value);
+  if (!check.ok) {
+    for (const d of check.errors.slice(0, 20)) process.stderr.write(`${formatDiagnostic(d)}\n`);
+    process.exitCode = EXIT.BAD_INPUT;
+    return;
+  }
+  const final = ov.value.length > 0 ? fittedScenario(res, { name: o.name ?? nameFor(path), source: basename(path), overrides: ov.value }) : fs;
+  const warnings = res.diagnostics.filter((d) => d.severity === 'warning');
+  if (out !== undefined) {
+    try {
+      writeFileSync(out, final.yaml);
+    } catch (e) {
+      throw new UsageError(`cannot write ${out}: ${(e as Error).message}`);
+    }
+  }
+  if (o.json === true) {
+    printJson({ file: path, format: res.format, records: res.records, stages: final.stages.map((s) => ({ stage: s.stage, fitted_as: s.what, ...s.summary, ks_table: s.ksTable, ks_exponential: s.ksExponential })), diagnostics: res.diagnostics, ...(out === undefined ? { scenario: final.scenario } : { output: out }) });
+    return;
+  }
+  if (out === undefined) process.stdout.write(final.yaml);
+  const w = out === undefined ? process.stderr : process.stdout;
+  for (const d of warnings.slice(0, 20)) w.write(`${path}:${d.lineNo}${d.column !== undefined ? `:${d.column}` : ''}: ${d.severity}: ${d.message}\n`);
+  w.write(`${final.report.join('\n')}\n`);
+  if (out !== undefined) w.write(`wrote ${out}: try \`iopf run ${out}\`, then a what-if with --set (e.g. --set iopf.workers=1)\n`);
+}
+
+function readRun(path: string): RunReport {
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (e) {
+    throw new UsageError(`cannot read ${path}: ${(e as Error).message}`);
+  }
+  let data: unknown;
+  try {
+    data = JSON.parse(text);
+  } catch (e) {
+    throw new UsageError(`${path}: not JSON (${(e as Error).message}); expected the output of \`iopf run --json\``);
+  }
+  const p = parseRunReport(data);
+  if (!p.ok) throw new UsageError(`${path}: ${p.error}`);
+  return p.value;
+}
+
+export async function compareCommand(a: string, b: string, o: { output?: string }): Promise<void> {
+  const ra = { label: basename(a), report: readRun(a) };
+  const rb = { label: basename(b), report: readRun(b) };
+  process.stdout.write(`${formatCompare(ra, rb)}\n`);
+  if (o.output !== undefined) {
+    const html = await renderCompareHtml(ra, rb);
+    try {
+      writeFileSync(o.output, html);
+    } catch (e) {
+      throw new UsageError(`cannot write ${o.output}: ${(e as Error).message}`);
+    }
+    process.stdout.write(`wrote ${o.output}\n`);
+  }
+}

@@ -112,6 +112,8 @@ export interface PartialRec {
   /** The core's grpid as traced (AMD mainline: PRG index | last << 9). */
   grpid: number;
   seq: number;
+  /** Already reported as surviving a flush (reported once). */
+  flushReported?: boolean;
 }
 
 /** HOST.CONSERVATION bookkeeping, in page requests (stop markers counted apart). */

@@ -25,6 +25,7 @@ import { BUGS as BUG_TABLE } from '../scenario/bugs.js';
 import { FORMS, PROFILES, PROFILE_NAMES, SWITCH_NAMES, profilesWith, type ProfileName } from '../scenario/profiles.js';
 import { JsonlWriter } from '../trace/jsonl.js';
 import { MiB, readTextFile } from '../io/input-file.js';
+import { escapeText } from '../scenario/diagnostics.js';
 import { SinkWriteError } from '../trace/tracer.js';
 import { FtraceWriter } from '../trace/ftrace-writer.js';
 import { PerfettoWriter } from '../trace/perfetto.js';
@@ -265,14 +266,14 @@ export async function checkCommand(
     if (o.json === true) printJson({ file: path, ...res });
     else {
       const lines = [`iopf check ${path} (${res.format}): ${res.records.toLocaleString('en-US')} records`];
-      for (const d of res.diagnostics.slice(0, 20)) lines.push(`${path}:${d.lineNo}${d.column !== undefined ? `:${d.column}` : ''}: ${d.severity}: ${d.message}`);
+      for (const d of res.diagnostics.slice(0, 20)) lines.push(`${path}:${d.lineNo}${d.column !== undefined ? `:${d.column}` : ''}: ${d.severity}: ${escapeText(d.message)}`);
       if (res.diagnosticCount > 20) lines.push(`… ${res.diagnosticCount - 20} more diagnostics`);
       lines.push(`rules exercised: ${res.rulesExercised.length} (${res.rulesExercised.join(', ')})`);
       if (res.latency.count > 0) lines.push(`latency (L=1 arrival → response): p50 ${res.latency.p50} ns, p99 ${res.latency.p99} ns, max ${res.latency.max} ns (n=${res.latency.count})`);
       if (res.violationCount === 0) lines.push('violations: none');
       else {
         lines.push(`violations: ${res.violationCount}`);
-        for (const v of res.violations.slice(0, 20)) lines.push(`  ${path}${v.line !== undefined ? `:${v.line}` : ''}: ${v.rule}: ${v.detail}`);
+        for (const v of res.violations.slice(0, 20)) lines.push(`  ${path}${v.line !== undefined ? `:${v.line}` : ''}: ${v.rule}: ${escapeText(v.detail)}`);
       }
       process.stdout.write(`${lines.join('\n')}\n`);
     }

@@ -38,14 +38,13 @@ export const CORE_RULES: readonly RuleDef[] = [
             v.violate(`group ${id} of device ${dev} PASID ${pasid} still pending after the flush`, false);
           }
         }
-        const survived: number[] = [];
         for (const [req, p] of st.partials.ofDevice(dev)) {
-          if (p.pasid === pasid && p.seq < seq) {
-            survived.push(req);
+          if (p.pasid === pasid && p.seq < seq && p.flushReported !== true) {
+            // Still tracked: a group may gather it later (CORE.GROUP.ONE_PASID).
+            p.flushReported = true;
             v.violate(`partial fault ${req} of device ${dev} PASID ${pasid} survived the flush`, false);
           }
         }
-        for (const req of survived) st.dropPartial(req);
       },
     }),
   }),

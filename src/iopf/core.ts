@@ -42,7 +42,7 @@ import { PartialFree, PrFlag, RespSource, TraceKind } from '../trace/events.js';
 import type { IommuDriverOps } from './driver-ops.js';
 import { Forms, type ProfileName } from '../scenario/profiles.js';
 import { FaultParam, IopfQueue } from './fault-param.js';
-import { IopfGroup, type AttachHandle } from './group.js';
+import { IopfGroup, UNRESOLVED_HANDLE, type AttachHandle, type GroupWork } from './group.js';
 import { FaultFlag, FaultPerm, RespCode, type FaultRecord, type PageResponse, type RespCodeValue } from './types.js';
 
 export { IopfQueue, FaultParam } from './fault-param.js';
@@ -113,7 +113,7 @@ interface DevState {
   /** PASIDs the driver promised to stop (flushDev began), until attached again. */
   readonly stopped: Set<number>;
   /** dev->iommu->lock: v6.7 holds it across report and across flush_workqueue in flush. */
-  readonly paramLock: Mutex;
+  readonly devIommuLock: Mutex;
   userPasidTable: boolean;
 }
 
@@ -155,7 +155,7 @@ export function prFlagsOf(f: FaultRecord): number {
   return x;
 }
 
-export class IopfCore {
+export class IopfCore implements GroupWork {
   readonly profile: KernelProfile;
   readonly flushSemantics: FlushSemantics;
   readonly errorResponsePerRequest: boolean;
@@ -188,9 +188,9 @@ export class IopfCore {
   private readonly bugPartialStopsEarly: boolean;
   private readonly bugLateResponseError: boolean;
   private readonly bugRemoveFreesLive: boolean;
-  private readonly kFlushWqDone: number;
-  private readonly kFlushLocked: number;
-  private readonly kFlushParamLocked: number;
+  private readonly kFlushWorkqueueReturned: number;
+  private readonly kFlushIopfParamLocked: number;
+  private readonly kFlushDevIommuLocked: number;
   private readonly kReportResume: number;
   private readonly kRemoveAfterFlush: number;
 
@@ -213,14 +213,14 @@ export class IopfCore {
     this.bugLateResponseError = bugs.has('no-pending-warning-response');
     this.bugRemoveFreesLive = bugs.has('remove-frees-live-group');
     const sim = env.sim;
-    this.kFlushWqDone = sim.registerKind('iopf:flush-wq-done', (_a, _b, p) => {
-      this.flushAfterWq(p as FlushOp);
+    this.kFlushWorkqueueReturned = sim.registerKind('iopf:flush_workqueue-returned', (_a, _b, p) => {
+      this.flushWorkqueueReturned(p as FlushOp);
     });
-    this.kFlushLocked = sim.registerKind('iopf:flush-locked', (_a, _b, p) => {
-      this.flushLocked(p as FlushOp);
+    this.kFlushIopfParamLocked = sim.registerKind('iopf:iopf_param->lock-taken', (_a, _b, p) => {
+      this.flushIopfParamLocked(p as FlushOp);
     });
-    this.kFlushParamLocked = sim.registerKind('iopf:flush-param-locked', (_a, _b, p) => {
-      this.flushParamLocked(p as FlushOp);
+    this.kFlushDevIommuLocked = sim.registerKind('iopf:dev->iommu->lock-taken', (_a, _b, p) => {
+      this.flushDevIommuLocked(p as FlushOp);
     });
     this.kReportResume = sim.registerKind('iopf:report-resume', (_a, _b, p) => {
       this.reportResume(p as ReportOp);
@@ -401,7 +401,7 @@ export class IopfCore {
   /** Whether a report can run now as one atomic step (false only in v6.7 during a flush). */
   canReport(dev: number): boolean {
     const ds = this.devs.get(dev);
-    return ds === undefined || !ds.paramLock.held;
+    return ds === undefined || !ds.devIommuLock.held;
   }
 
   /**
@@ -411,7 +411,7 @@ export class IopfCore {
    */
   reportDeviceFault(dev: number, fault: FaultRecord): KResult {
     const ds = this.state(dev);
-    assert(!ds.paramLock.held, 'reportDeviceFault: device lock held, use reportDeviceFaultStep');
+    assert(!ds.devIommuLock.held, 'reportDeviceFault: device lock held, use reportDeviceFaultStep');
     return this.reportBody(ds, fault);
   }
 
@@ -422,9 +422,9 @@ export class IopfCore {
    */
   reportDeviceFaultStep(dev: number, fault: FaultRecord, cont: Continuation): number {
     const ds = this.state(dev);
-    if (!ds.paramLock.held) return this.reportBody(ds, fault);
+    if (!ds.devIommuLock.held) return this.reportBody(ds, fault);
     const op: ReportOp = { ds, fault, cont, actor: this.nextActor++ };
-    const got = ds.paramLock.lock(op.actor, { kind: this.kReportResume, a: 0, b: 0, payload: op });
+    const got = ds.devIommuLock.lock(op.actor, { kind: this.kReportResume, a: 0, b: 0, payload: op });
     assert(!got, 'reportDeviceFaultStep: lock state changed');
     this.env.metrics.add('iopf.report_blocked');
     return REPORT_PENDING;
@@ -432,7 +432,7 @@ export class IopfCore {
 
   private reportResume(op: ReportOp): void {
     const rc = this.reportBody(op.ds, op.fault);
-    op.ds.paramLock.unlock(op.actor);
+    op.ds.devIommuLock.unlock(op.actor);
     this.complete(op.cont, rc);
   }
 
@@ -514,7 +514,8 @@ export class IopfCore {
       this.env.tracer.emit(TraceKind.PARTIAL_ADD, ds.dev, pasidOf(fault), fault.grpid, fault.reqId, 0, 0);
       return 0;
     }
-    const handle = this.findHandle(ds, fault, false);
+    // v6.7 (lookup-in-work): iommu_queue_iopf looks nothing up; the work will (iopfHandler()).
+    const handle = this.lookupInWork ? UNRESOLVED_HANDLE : this.findHandle(ds, fault, false);
     if (handle === null) {
       this.env.metrics.add('iopf.warn.no_handler');
       this.cleanupPartial(param, fault.grpid, PartialFree.DISCARD);
@@ -532,6 +533,13 @@ export class IopfCore {
     group.pendingLinked = true;
     param.pending.push(group);
     this.formed(group);
+    if (this.lookupInWork) {
+      // queue_work(iopf_param->queue->wq, &group->work): every last request is queued.
+      group.work = this;
+      const queued = param.queue.wq.queueWork(group);
+      assert(queued, 'report: a new group is already queued');
+      return 0;
+    }
     const h = handle.domain.iopfHandler;
     assert(h !== undefined, 'report: handler vanished');
     const rc = h(group);
@@ -542,6 +550,40 @@ export class IopfCore {
       this.releaseGroup(group);
     }
     return rc;
+  }
+
+  /**
+   * v6.7 iopf_handler(), the group's work: look the PASID's domain up now
+   * (iommu_get_domain_for_dev_pasid). None, or one without a fault handler: INVALID through the
+   * pending copy (iopf_complete_group → iommu_page_response), the group freed. Otherwise the
+   * domain's handler runs in this work (SVA: iommu_sva_handle_iopf, fault by fault), against the
+   * domain found now — not the one attached when the fault was reported.
+   */
+  runGroup(group: IopfGroup, worker: number): void {
+    const wq = group.param.queue.wq;
+    const handle = this.findHandle(this.state(group.dev), group.lastFault, false);
+    if (handle === null) {
+      this.env.metrics.add('iopf.work_no_domain');
+      this.respond(group, RespCode.INVALID, RespSource.GROUP);
+      this.freeGroup(group);
+      wq.done(worker);
+      return;
+    }
+    group.handle = handle;
+    const inWork = handle.domain.work;
+    if (inWork !== undefined) {
+      group.work = inWork;
+      inWork.runGroup(group, worker);
+      return;
+    }
+    // A handler that only hands the group on (iommufd's queueing): the work ends, then it runs.
+    wq.done(worker);
+    const h = handle.domain.iopfHandler;
+    assert(h !== undefined, 'iopf_handler: handler vanished');
+    if (h(group) !== 0) {
+      this.respond(group, RespCode.INVALID, RespSource.GROUP);
+      this.freeGroup(group);
+    }
   }
 
   /** find_fault_handler() / get_domain_for_iopf(): a handle whose domain has an iopf handler. */
@@ -790,17 +832,19 @@ export class IopfCore {
     if (pasid >= 0) ds.stopped.add(pasid);
     const op: FlushOp = { ds, pasid, cont, actor: this.nextActor++, param: null, holdsRef: false };
     if (this.flushUnderDevLock) {
-      if (!ds.paramLock.lock(op.actor, { kind: this.kFlushParamLocked, a: 0, b: 0, payload: op })) return;
+      if (!ds.devIommuLock.lock(op.actor, { kind: this.kFlushDevIommuLocked, a: 0, b: 0, payload: op })) return;
     }
-    this.flushParamLocked(op);
+    this.flushDevIommuLocked(op);
   }
 
-  private flushParamLocked(op: FlushOp): void {
+  /** Step 1, with dev->iommu->lock held (v6.7) or at once: find the fault parameters (-ENODEV
+   * without), the seed's reference on them, then flush_workqueue(iopf_param->queue->wq). */
+  private flushDevIommuLocked(op: FlushOp): void {
     const ds = op.ds;
     const param = ds.param;
     if (param === null) {
       this.env.metrics.add('iopf.warn.flush_no_param');
-      this.flushEnd(op, err('ENODEV'));
+      this.flushDevReturn(op, err('ENODEV'));
       return;
     }
     op.param = param;
@@ -809,19 +853,23 @@ export class IopfCore {
       param.get();
       op.holdsRef = true;
     }
-    if (param.queue.wq.flush({ kind: this.kFlushWqDone, a: 0, b: 0, payload: op })) this.flushAfterWq(op);
+    if (param.queue.wq.flush({ kind: this.kFlushWorkqueueReturned, a: 0, b: 0, payload: op })) this.flushWorkqueueReturned(op);
   }
 
-  private flushAfterWq(op: FlushOp): void {
+  /** Step 2, flush_workqueue() returned: the workqueue-only flush is done; the seed's takes
+   * iopf_param->lock (may wait). */
+  private flushWorkqueueReturned(op: FlushOp): void {
     if (this.flushSemantics === 'workqueue') {
-      this.flushEnd(op, 0);
+      this.flushDevReturn(op, 0);
       return;
     }
     const param = op.param!;
-    if (param.lock.lock(op.actor, { kind: this.kFlushLocked, a: 0, b: 0, payload: op })) this.flushLocked(op);
+    if (param.lock.lock(op.actor, { kind: this.kFlushIopfParamLocked, a: 0, b: 0, payload: op })) this.flushIopfParamLocked(op);
   }
 
-  private flushLocked(op: FlushOp): void {
+  /** Step 3, iopf_param->lock held: free the PASID's partial faults, answer its pending groups
+   * INVALID (stop at a driver error), unlock. */
+  private flushIopfParamLocked(op: FlushOp): void {
     const param = op.param!;
     const pasid = op.pasid;
     // (a) partial faults of the PASID; kernel walk is newest first.
@@ -860,12 +908,14 @@ export class IopfCore {
       // newest-first: removing idx shifts nothing below it; k stays and the next is pend.length-1-k.
     }
     param.lock.unlock(op.actor);
-    this.flushEnd(op, rc);
+    this.flushDevReturn(op, rc);
   }
 
-  private flushEnd(op: FlushOp, rc: KResult): void {
+  /** Step 4, return: drop the reference (iopf_put_dev_fault_param), dev->iommu->lock (v6.7),
+   * FLUSH_END, the caller's continuation. */
+  private flushDevReturn(op: FlushOp, rc: KResult): void {
     if (op.holdsRef) op.param!.put();
-    if (this.flushUnderDevLock) op.ds.paramLock.unlock(op.actor);
+    if (this.flushUnderDevLock) op.ds.devIommuLock.unlock(op.actor);
     this.env.tracer.emit(TraceKind.FLUSH_END, op.ds.dev, op.pasid, -1, -1, rc, 0);
     this.complete(op.cont, rc);
   }
@@ -909,7 +959,7 @@ export class IopfCore {
         handles: new Map(),
         noPasid: null,
         stopped: new Set(),
-        paramLock: new Mutex(this.env.sim, `dev_iommu/${dev}`),
+        devIommuLock: new Mutex(this.env.sim, `dev->iommu->lock/${dev}`),
         userPasidTable: false,
       };
       this.devs.set(dev, ds);

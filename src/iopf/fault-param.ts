@@ -40,7 +40,7 @@ export class FaultParam {
     readonly dev: number,
     readonly queue: IopfQueue,
   ) {
-    this.lock = new Mutex(sim, `iopf_param/${dev}`);
+    this.lock = new Mutex(sim, `iopf_param->lock/${dev}`);
   }
 
   /** refcount_inc (the caller knows the count is not zero). */

@@ -22,6 +22,9 @@ export interface IopfDomain {
   /** A nested domain attached without PASID serves PASID faults when the driver keeps a
    * user-managed PASID table (§3 step 1). */
   readonly nested?: boolean | undefined;
+  /** v6.7 (lookup-in-work): the domain's fault handler as it runs inside the core's own work
+   * (iopf_handler calls domain->iopf_handler per fault); unset: the handler is called after it. */
+  readonly work?: GroupWork | undefined;
 }
 
 /** struct iommu_attach_handle: what is attached to (device, PASID). */
@@ -39,6 +42,9 @@ export interface AttachHandle {
 export interface GroupWork {
   runGroup(group: IopfGroup, worker: number): void;
 }
+
+/** The handle of a group formed before any domain was looked up (v6.7: the work looks it up). */
+export const UNRESOLVED_HANDLE: AttachHandle = { id: 0, domain: { id: 0, type: 'unresolved' }, mm: null };
 
 let nextSerial = 1;
 
@@ -59,8 +65,9 @@ export class IopfGroup implements WorkItem {
   readonly faults: FaultRecord[];
   /** The fault parameters this group holds a reference on. */
   readonly param: FaultParam;
-  /** The attach handle found at report time (the handler and, for SVA, the mm come from it). */
-  readonly handle: AttachHandle;
+  /** The attach handle found at report time (the handler and, for SVA, the mm come from it);
+   * v6.7 (lookup-in-work): UNRESOLVED_HANDLE until the work looks the domain up. */
+  handle: AttachHandle;
   /** The on-stack abort group of §3 step 5. */
   readonly aborted: boolean;
   /** Virtual time the group was formed. */

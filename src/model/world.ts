@@ -132,6 +132,7 @@ export class World {
   private readonly kAction: number;
   private readonly kUnbindQuiet: number;
   private readonly kUnbindDone: number;
+  private readonly kBindDone: number;
   private readonly kRemoved: number;
   private readonly kDrainThen: number;
   private readonly kReportLate: number;
@@ -259,6 +260,10 @@ export class World {
       pasids: this.pasids,
       maxPasids: (dev) => maxPasidsForWidth(this.devices[dev]!.pasidWidth),
       drain: (dev, pasid, cont) => {
+        // The driver's remove_dev_pasid tears the PASID table entry down first
+        // (intel_iommu_remove_dev_pasid → intel_pasid_tear_down_entry, then the drain): requests
+        // still arriving fail the hardware's checks; what is queued is drained and reported.
+        this.tornDown.add(pairKey(dev, pasid));
         this.iommu.drainPasid(dev, pasid, cont);
       },
     });
@@ -327,10 +332,14 @@ export class World {
       const b = this.bindings[i]!;
       if (result !== 0) this.actionsFailed.push(`unbind ${this.devName(b.dev)}/${this.procName(b.proc)}: ${result}`);
       b.state = BindState.UNBOUND;
+      this.tornDown.delete(pairKey(b.dev, b.pasid));
       if (b.bindAfterUnbind) {
         b.bindAfterUnbind = false;
         this.bind(b.dev, b.proc);
       }
+    });
+    this.kBindDone = sim.registerKind('action:bind-done', (i, result) => {
+      this.bound(this.bindings[i]!, result);
     });
     this.kRemoved = sim.registerKind('action:removed', () => undefined);
     this.kDrainThen = sim.registerKind('uapi:drain-done', (_a, _b, p) => {
@@ -427,15 +436,22 @@ export class World {
       return;
     }
     const mm = this.mms[proc]!;
-    const r = this.sva.bind(dev, mm);
-    if (typeof r === 'number') {
-      this.actionsFailed.push(`bind ${this.devName(dev)}/${this.procName(proc)}: ${r}`);
+    // iommu_sva_lock: an unbind in progress anywhere makes the bind wait (kBindDone).
+    const r = this.sva.bindStep(dev, mm, { kind: this.kBindDone, a: b.index, b: 0 });
+    if (r === undefined) return;
+    this.bound(b, typeof r === 'number' ? r : r.pasid);
+  }
+
+  /** iommu_sva_bind_device() returned `r` (the PASID, or -errno) for binding `b`. */
+  private bound(b: Binding, r: number): void {
+    if (r < 0) {
+      this.actionsFailed.push(`bind ${this.devName(b.dev)}/${this.procName(b.proc)}: ${r}`);
       return;
     }
-    b.pasid = r.pasid;
+    b.pasid = r;
     b.state = BindState.BOUND;
-    this.bindingByPair.set(pairKey(dev, r.pasid), b);
-    this.devices[dev]!.startPasid(r.pasid);
+    this.bindingByPair.set(pairKey(b.dev, r), b);
+    this.devices[b.dev]!.startPasid(r);
   }
 
   /** The device's iommufd device object (VFIO cdev bind), bound on first use. */

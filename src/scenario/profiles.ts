@@ -36,6 +36,7 @@ export const Forms = {
   NO_IOMMUFD_AUTO_RESPONSE: 'no-iommufd-auto-response',
   SMMUV3_PRI_DENY: 'smmuv3-pri-deny',
   AMD_REMOVE_PASID_NO_FLUSH: 'amd-remove-pasid-no-flush',
+  SMMUV3_REMOVE_PASID_NO_FLUSH: 'smmuv3-remove-pasid-no-flush',
 } as const;
 
 export const FORMS: readonly Form[] = [
@@ -105,6 +106,13 @@ export const FORMS: readonly Form[] = [
     source:
       'drivers/iommu/amd/pasid.c amd_iommu_remove_dev_pasid (no iopf_queue_flush_dev; reference §12 item 5)',
   },
+  {
+    name: Forms.SMMUV3_REMOVE_PASID_NO_FLUSH,
+    summary:
+      'SMMUv3 removes a PASID without flushing the fault queue (the stall model assumes the device driver completed its DMA first): a queued work item of the PASID may outlive the detach; only the removal of the last iopf domain (arm_smmu_disable_iopf → iopf_queue_remove_device) cleans up',
+    source:
+      'drivers/iommu/arm/arm-smmu-v3/arm-smmu-v3.c arm_smmu_remove_dev_pasid, arm_smmu_disable_iopf (no iopf_queue_flush_dev); seed thread ("The SMMUv3 driver doesn\'t use it")',
+  },
 ];
 
 export interface Profile {
@@ -136,8 +144,10 @@ export const PROFILES: readonly Profile[] = [
       'vtd-resp-code-raw',
       'amd-complete-ppr-raw',
       'amd-grpid-last-bit',
+      'iommufd-replace-new-hwpt',
       Forms.FLUSH_WORKQUEUE_ONLY,
       Forms.SMMUV3_PRI_DENY,
+      Forms.SMMUV3_REMOVE_PASID_NO_FLUSH,
       Forms.AMD_REMOVE_PASID_NO_FLUSH,
     ],
   },
@@ -153,6 +163,7 @@ export const PROFILES: readonly Profile[] = [
       'vtd-resp-code-raw',
       Forms.NO_IOMMUFD_AUTO_RESPONSE,
       Forms.SMMUV3_PRI_DENY,
+      Forms.SMMUV3_REMOVE_PASID_NO_FLUSH,
     ],
   },
   {
@@ -170,6 +181,7 @@ export const PROFILES: readonly Profile[] = [
       Forms.REMOVE_BUSY_WHILE_PENDING,
       Forms.VTD_SVM_PAGE_RESPONSE,
       Forms.SMMUV3_PRI_DENY,
+      Forms.SMMUV3_REMOVE_PASID_NO_FLUSH,
     ],
   },
   {
@@ -186,6 +198,7 @@ export const PROFILES: readonly Profile[] = [
       Forms.DRIVER_ANSWERS_REPORT_ERRORS,
       Forms.VTD_SVM_PAGE_RESPONSE,
       Forms.SMMUV3_PRI_DENY,
+      Forms.SMMUV3_REMOVE_PASID_NO_FLUSH,
     ],
   },
 ];

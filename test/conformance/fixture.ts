@@ -10,9 +10,9 @@ import { parseScenario } from '../../src/scenario/loader.js';
 import { openSession, type IommufdSession } from '../../src/api.js';
 import type { Scenario } from '../../src/scenario/schema.js';
 
-export function mockScenario(devices = 2, extra = ''): Scenario {
+export function mockScenario(devices = 2, extra = '', kernel = 'reference'): Scenario {
   const devs = Array.from({ length: devices }, (_, i) => `  - { name: mock${i}, rid: ${i + 1} }`).join('\n');
-  const p = parseScenario(`name: selftest-mock\nkernel: mainline\niommu: { family: mock, name: mock_iommu }\ndevices:\n${devs}\n${extra}`, 'mock.yaml');
+  const p = parseScenario(`name: selftest-mock\nkernel: ${kernel}\niommu: { family: mock, name: mock_iommu }\ndevices:\n${devs}\n${extra}`, 'mock.yaml');
   if (!p.ok) throw new Error(JSON.stringify(p.errors));
   return p.value;
 }
@@ -26,8 +26,8 @@ export interface IoasFixture {
 }
 
 /** FIXTURE_SETUP(iommufd_ioas), mock_domain variant. */
-export function ioasFixture(opts: { bugs?: string[]; devices?: number } = {}): IoasFixture {
-  const s = openSession(mockScenario(opts.devices ?? 2), { seed: 1, bugs: opts.bugs ?? [] });
+export function ioasFixture(opts: { bugs?: string[]; devices?: number; kernel?: string } = {}): IoasFixture {
+  const s = openSession(mockScenario(opts.devices ?? 2, '', opts.kernel), { seed: 1, bugs: opts.bugs ?? [] });
   const ioasId = s.ioasAlloc().id;
   const m = s.mockDomain('mock0', ioasId);
   if (m.ret !== 0) throw new Error(`mock_domain failed: ${m.ret}`);

@@ -43,7 +43,9 @@ function testCmdTriggerIopf(s: IommufdSession, deviceId: number, faultFd: number
   expect(s.write(faultFd, encodePageResponses([{ cookie: rec.cookie, code: 0 }])).ret).toBe(8);
 }
 
-describe('tools/testing/selftests/iommu/iommufd.c fault cases', () => {
+// The selftests pass on the kernels that have the iommufd fault uAPI: mainline (as read) and the
+// reference contract.
+for (const kernel of ['reference', 'mainline'] as const) describe(`tools/testing/selftests/iommu/iommufd.c fault cases (--kernel ${kernel})`, () => {
   /*
    * TEST_F(iommufd_ioas, alloc_hwpt_nested), mock_domain variant. Ported: the negative hwpt
    * allocation tests on ids and flags, the two nested hwpts, the fault-capable nested hwpt with its
@@ -54,7 +56,7 @@ describe('tools/testing/selftests/iommu/iommufd.c fault cases', () => {
    * and the mock nested domain's IOTLB (IOMMU_HWPT_INVALIDATE, test_cmd_hwpt_check_iotlb*).
    */
   it('iommufd_ioas.alloc_hwpt_nested (mock_domain): iopf hwpt allocation, replace, EBUSY, trigger, teardown', () => {
-    const f = ioasFixture();
+    const f = ioasFixture({ kernel });
     const s = f.s;
     // Negative tests.
     expect(s.hwptAlloc({ deviceId: f.ioasId, ptId: f.deviceId }).ret).toBe(E('ENOENT'));
@@ -113,7 +115,7 @@ describe('tools/testing/selftests/iommu/iommufd.c fault cases', () => {
    * allocation names device id 0, which is no object: -ENOENT; replace of stdev 0 likewise.
    */
   it('iommufd_ioas.alloc_hwpt_nested (no_domain): hwpt allocations on device id 0 fail with -ENOENT', () => {
-    const f = ioasFixture();
+    const f = ioasFixture({ kernel });
     const s = f.s;
     expect(s.hwptAlloc({ deviceId: 0, ptId: f.ioasId }).ret).toBe(E('ENOENT'));
     expect(s.hwptAlloc({ deviceId: 0, ptId: 0, data: true }).ret).toBe(E('ENOENT'));
@@ -133,7 +135,7 @@ describe('tools/testing/selftests/iommu/iommufd.c fault cases', () => {
    * designed -ENOMEM replace failure on pasid 1024 (a mock hook that fails one replace).
    */
   it('iommufd_device_pasid.pasid_attach: iopf hwpt on PASID 2048 — attach, replace by the parent, detach, teardown', () => {
-    const f = ioasFixture();
+    const f = ioasFixture({ kernel });
     const s = f.s;
     const P = HwptAllocFlag.PASID;
     const parent = s.hwptAlloc({ deviceId: f.deviceId, ptId: f.ioasId, flags: HwptAllocFlag.NEST_PARENT | P });
@@ -179,7 +181,7 @@ describe('tools/testing/selftests/iommu/iommufd.c fault cases', () => {
    * of PASID 2048 (the pasid argument of the newer helper), answered through the fault fd.
    */
   it('iommufd_utils.h _test_cmd_trigger_iopf(pasid): a PASID fault on the iopf hwpt attached to that PASID round-trips', () => {
-    const f = ioasFixture();
+    const f = ioasFixture({ kernel });
     const s = f.s;
     const fq = s.faultQueueAlloc();
     const parent = s.hwptAlloc({ deviceId: f.deviceId, ptId: f.ioasId, flags: HwptAllocFlag.NEST_PARENT | HwptAllocFlag.PASID });

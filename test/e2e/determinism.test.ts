@@ -8,9 +8,9 @@ import { describe, expect, it } from 'vitest';
 import { loadScenario, simulate, type Scenario } from '../../src/api.js';
 
 const GOLDEN: Record<number, string> = {
-  1: '92c298b36f02777c2c0434f8b00a28a4f491ad779e3bacb100dc4c86e54ad8f0',
-  2: '37d1c432891840b13b56d8b3e245ec680249c9ce2696a40a081ecf7a967579d0',
-  3: '8786521a55aad553df949d87d81a9c892927cfb53d5642c35314c02af8e69a33',
+  1: '495973c5d68a11b79f4dd469653acbeb84757bfcb44529a61e3de7318b28e210',
+  2: '169719b7e18d70ff76efc0b5816ba58b35d3594d067477d1993624680fb7edc7',
+  3: 'd55b49c894ac9e2fc053964bcaf52253a4c07176c82ced44b0abd8ab90889758',
 };
 
 function defaultScenario(): Scenario {

@@ -11,8 +11,8 @@ import { simulate } from '../../src/api.js';
 
 const GOLDEN: Record<string, Record<number, string>> = {
   default: {
-    1: '92c298b36f02777c2c0434f8b00a28a4f491ad779e3bacb100dc4c86e54ad8f0',
-    2: '37d1c432891840b13b56d8b3e245ec680249c9ce2696a40a081ecf7a967579d0',
+    1: '495973c5d68a11b79f4dd469653acbeb84757bfcb44529a61e3de7318b28e210',
+    2: '169719b7e18d70ff76efc0b5816ba58b35d3594d067477d1993624680fb7edc7',
   },
   'smmuv3-pri': {
     1: '8dc3644736a80d773f9a57a0741fbbad2e8c2c630d33776bc75fec578fce6c4b',

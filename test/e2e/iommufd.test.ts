@@ -189,7 +189,8 @@ describe('auto-responses (linux-iopf §9: iommufd_auto_response_faults)', () => 
   for (const bug of [false, true]) {
     it(`IOMMUFD.REPLACE.OTHER_FAULT${bug ? ' (bug iommufd-replace-new-hwpt)' : ''}: replace onto a hwpt of another fault object ${bug ? 'leaves the old groups to the old VMM' : 'answers the old groups INVALID at once'}; new faults go to the new fault object's VMM`, () => {
       const sc = slowVmm(`  - { op: iommufd_replace, at_ns: ${AT}, device: accel0, process: vm0, fault: fq1 }`, 'success', ', { name: fq1, read_batch: 4, guest: true }');
-      const { r, w } = run(sc, bug ? { bugs: ['iommufd-replace-new-hwpt'] } : {});
+      // The mainline profile contains the bug; the reference profile is the fix.
+      const { r, w } = run(sc, { kernel: bug ? 'mainline' : 'reference' });
       expect(r.violations).toEqual([]);
       expectConserved(r);
       const atReplace = w.iommufdAnswers(RespSource.IOMMUFD_AUTO).filter((a) => a.t === AT);

@@ -11,6 +11,8 @@ class WqDomain implements IopfDomain, GroupWork {
   readonly type = 'wq';
   readonly id = 7;
   readonly iopfHandler: (g: IopfGroup) => KResult;
+  /** Like SVA's: in v6.7 the core's iopf_handler work runs it in place. */
+  readonly work: GroupWork = this;
   private readonly kind: number;
   started = 0;
   constructor(h: Harness, ns = 5000) {
@@ -215,8 +217,8 @@ describe('iopf core: reporting (§3)', () => {
     conserved(h);
   });
 
-  it('DRIVER_ANSWERS_REPORT_ERRORS (v6.7): non-last requests of a handler-less PASID go on the partial list; the last frees them, -EINVAL, no core response', () => {
-    const { h, drv } = setup({ kernel: 'v6.7' });
+  it('DRIVER_ANSWERS_REPORT_ERRORS (v6.9): non-last requests of a handler-less PASID go on the partial list; the last frees them, -EINVAL, no core response', () => {
+    const { h, drv } = setup({ kernel: 'v6.9' });
     expect(h.core.reportAnswersErrors).toBe(false);
     expect(h.core.reportDeviceFault(0, mkFault({ pasid: 9, grpid: 4, last: false }))).toBe(0);
     expect(h.core.partialFaults(0)).toHaveLength(1);
@@ -224,6 +226,35 @@ describe('iopf core: reporting (§3)', () => {
     expect(h.core.partialFaults(0)).toHaveLength(0);
     expect(drv.sent).toHaveLength(0);
     conserved(h);
+  });
+
+  it('LOOKUP_IN_WORK (v6.7): no domain lookup at report — a last request of a PASID with nothing attached is queued (0); its work finds no domain and answers INVALID through the pending copy', () => {
+    const { h, drv } = setup({ kernel: 'v6.7' });
+    expect(h.core.reportDeviceFault(0, mkFault({ pasid: 9, grpid: 4, last: false }))).toBe(0);
+    expect(h.core.reportDeviceFault(0, mkFault({ pasid: 9, grpid: 4 }))).toBe(0);
+    expect(h.core.partialFaults(0)).toHaveLength(0); // gathered into the group
+    expect(h.core.pendingGroups(0)).toHaveLength(1);
+    expect(drv.sent).toHaveLength(0);
+    h.sim.run();
+    expect(drv.sent).toHaveLength(1);
+    expect(drv.sent[0]!.resp.code).toBe(RespCode.INVALID);
+    expect(drv.sent[0]!.source).toBe(RespSource.GROUP);
+    expect(h.core.pendingGroups(0)).toHaveLength(0);
+    expect(h.env.metrics.get('iopf.work_no_domain')).toBe(1);
+    conserved(h);
+  });
+
+  it('LOOKUP_IN_WORK (v6.7): the work uses the domain attached when it runs, not the one attached at report', () => {
+    const { h, dom } = setup({ kernel: 'v6.7' });
+    expect(h.core.reportDeviceFault(0, mkFault({ pasid: 1, grpid: 2 }))).toBe(0);
+    expect(dom.groups).toHaveLength(0); // nothing looked up yet
+    const later = new HoldingDomain(7);
+    h.core.detach(0, 1);
+    h.core.attach(0, 1, handleFor(later));
+    h.sim.run();
+    expect(dom.groups).toHaveLength(0);
+    expect(later.groups).toHaveLength(1);
+    expect(later.groups[0]!.handle.domain).toBe(later);
   });
 
   it('v6.7 report: group allocation failure returns -ENOMEM and frees the partials of the grpid', () => {
@@ -289,8 +320,8 @@ describe('iopf core: answering (§4)', () => {
     }
   });
 
-  it("PENDING_COPIES (v6.7): group response with no pending copy is 'no pending PRQ', -EINVAL", () => {
-    const { h, dom, drv } = setup({ kernel: 'v6.7' });
+  it("PENDING_COPIES (v6.9): group response with no pending copy is 'no pending PRQ', -EINVAL", () => {
+    const { h, dom, drv } = setup({ kernel: 'v6.9' });
     h.core.reportDeviceFault(0, mkFault());
     const g = dom.groups[0]!;
     expect(h.core.groupResponse(g, RespCode.SUCCESS)).toBe(0);
@@ -299,8 +330,8 @@ describe('iopf core: answering (§4)', () => {
     expect(h.env.metrics.get('iopf.warn.no_pending_prq')).toBe(1);
   });
 
-  it("PENDING_COPIES (v6.7): without 'response needs PASID' the search matches by grpid and may answer another group", () => {
-    const { h, drv } = setup({ kernel: 'v6.7' });
+  it("PENDING_COPIES (v6.9): without 'response needs PASID' the search matches by grpid and may answer another group", () => {
+    const { h, drv } = setup({ kernel: 'v6.9' });
     const d2 = new HoldingDomain(2);
     h.core.attach(0, 2, handleFor(d2));
     const a = mkFault({ pasid: 1, grpid: 5, needsPasid: false });

@@ -216,7 +216,8 @@ class BindCmd implements Cmd {
   run(w: PWorld): void {
     const mm = w.procs[this.proc]!;
     if (mm.isExiting) return;
-    w.sva.bind(this.dev, mm);
+    // iommu_sva_lock: a bind during an unbind waits for it, then binds.
+    w.sva.bindStep(this.dev, mm, w.h.cont());
   }
   toString(): string {
     return `bind(d${this.dev}, p${this.proc})`;

@@ -104,7 +104,6 @@ describe('PROFILE.DATA: profiles are named sets of switches', () => {
     expect(historic.sort()).toEqual([
       'flush-ignores-pasid',
       'iommufd-accepts-failure',
-      'iommufd-replace-new-hwpt',
       'iommufd-write-count',
     ]);
   });
@@ -127,17 +126,35 @@ describe('forms outside the core, end to end', () => {
     expect(run(handle, 'mainline').c.kinds.get(TraceKind.FAULT_REPORT)).toBeGreaterThan(0);
   });
 
-  it('DRIVER_ANSWERS_REPORT_ERRORS: on SMMUv3 a failed report of a last request is answered by the driver (v6.9, v6.7), by the core otherwise', () => {
+  it('DRIVER_ANSWERS_REPORT_ERRORS: on SMMUv3 a failed report of a last request is answered by the driver (v6.9), by the core otherwise; LOOKUP_IN_WORK: v6.7 reports no failure, its work answers INVALID', () => {
     const sc = shipped('no-handler-pasid');
-    for (const k of ['v6.9', 'v6.7'] as const) {
-      const { r, c } = run(sc, k);
-      expect(r.violations, k).toEqual([]);
-      expect(r.queue.report_errors_answered, k).toBeGreaterThan(0);
-      expect(c.sources.get(RespSource.REPORT_ERROR), k).toBe(r.queue.report_errors_answered);
-    }
+    const v69 = run(sc, 'v6.9');
+    expect(v69.r.violations).toEqual([]);
+    expect(v69.r.queue.report_errors_answered).toBeGreaterThan(0);
+    expect(v69.c.sources.get(RespSource.REPORT_ERROR)).toBe(v69.r.queue.report_errors_answered);
+    const v67 = run(sc, 'v6.7');
+    expect(v67.r.violations).toEqual([]);
+    expect(v67.r.queue.report_errors_answered).toBe(0);
+    expect(v67.r.counters['iopf.work_no_domain']).toBeGreaterThan(0);
     const ref = run(sc, 'reference');
     expect(ref.r.queue.report_errors_answered).toBe(0);
     expect(ref.c.sources.get(RespSource.REPORT_ERROR)).toBeGreaterThan(0);
+  });
+
+  it('SMMUV3_REMOVE_PASID_NO_FLUSH: SMMUv3 drains a PASID without flushing the fault queue in every kernel profile; the reference flushes', () => {
+    const stall = shipped('smmuv3-stall');
+    const sc: Scenario = {
+      ...stall,
+      actions: [{ op: 'unbind', at_ns: 1_000_000, device: 'dma0', process: 'app0' }],
+    };
+    const ref = run(sc, 'reference');
+    expect(ref.c.kinds.get(TraceKind.DRAIN_BEGIN)).toBe(1);
+    expect(ref.c.kinds.get(TraceKind.FLUSH_BEGIN)).toBe(1);
+    for (const k of ['mainline', 'seed', 'v6.9', 'v6.7'] as const) {
+      const r = run(sc, k);
+      expect(r.c.kinds.get(TraceKind.DRAIN_BEGIN), k).toBe(1);
+      expect(r.c.kinds.get(TraceKind.FLUSH_BEGIN) ?? 0, k).toBe(0);
+    }
   });
 
   it('AMD_REMOVE_PASID_NO_FLUSH: mainline AMD drains a PASID without flushing the fault queue; the reference flushes', () => {

@@ -15,7 +15,7 @@ import { assert } from '../../sim/assert.js';
 import { err, type KResult } from '../../sim/errno.js';
 import { Latency } from '../../sim/latency.js';
 import type { Rng } from '../../sim/random.js';
-import type { Continuation } from '../../sim/sync.js';
+import { Mutex, type Continuation } from '../../sim/sync.js';
 import { HandlerType, TraceKind } from '../../trace/events.js';
 import { resolveFaultDetailed, type ResolveResult } from './resolve.js';
 import type { SvaMmPasids } from './pasid-allocator.js';
@@ -40,12 +40,15 @@ export class SvaDomain implements IopfDomain {
   /** Devices attached (the domain is freed when the last one goes). */
   users = 0;
   readonly iopfHandler: (group: IopfGroup) => KResult;
+  /** v6.7: the core's iopf_handler work runs the SVA resolution itself. */
+  readonly work: GroupWork;
   constructor(
     readonly id: number,
     readonly mm: AddressSpace,
     sva: Sva,
   ) {
     this.iopfHandler = (group) => sva.handleIopf(group);
+    this.work = sva;
   }
 }
 
@@ -61,8 +64,19 @@ interface Bond {
 }
 
 interface UnbindOp {
-  bond: Bond;
-  cont: Continuation;
+  readonly dev: number;
+  readonly mm: AddressSpace;
+  readonly cont: Continuation;
+  /** Holder id of iommu_sva_lock. */
+  readonly actor: number;
+  bond: Bond | undefined;
+}
+
+interface BindOp {
+  readonly dev: number;
+  readonly mm: AddressSpace;
+  readonly cont: Continuation;
+  readonly actor: number;
 }
 
 export type BindResult = { pasid: number } | KResult;
@@ -77,6 +91,15 @@ export class Sva implements GroupWork {
   private readonly slowNs: Latency;
   private readonly kStep: number;
   private readonly kUnbindDrained: number;
+  private readonly kUnbindLocked: number;
+  private readonly kBindLocked: number;
+  /**
+   * iommu_sva_lock: one global mutex. iommu_sva_unbind_device() holds it across the whole detach
+   * (the driver's drain and flush included), so every bind and unbind — of any device and mm —
+   * waits for an unbind in progress.
+   */
+  readonly lock: Mutex;
+  private nextActor = 1;
 
   constructor(
     private readonly env: ModelEnv,
@@ -90,21 +113,46 @@ export class Sva implements GroupWork {
     this.kUnbindDrained = env.sim.registerKind('sva:unbind-drained', (_a, b, p) => {
       this.unbindDrained(p as UnbindOp, b);
     });
+    this.kUnbindLocked = env.sim.registerKind('sva:unbind-locked', (_a, _b, p) => {
+      this.unbindLocked(p as UnbindOp);
+    });
+    this.kBindLocked = env.sim.registerKind('sva:bind-locked', (_a, _b, p) => {
+      const op = p as BindOp;
+      const r = this.bind(op.dev, op.mm);
+      this.lock.unlock(op.actor);
+      this.complete(op.cont, typeof r === 'number' ? r : r.pasid);
+    });
+    this.lock = new Mutex(env.sim, 'iommu_sva_lock');
   }
 
   // ---- bind / unbind ---------------------------------------------------------------------------
 
   /**
-   * iommu_sva_bind_device(dev, mm): the mm's PASID. Same device and mm again takes a reference.
-   * -EOVERFLOW: the mm's PASID does not fit the device; -ENOSPC: allocator exhausted; -EBUSY: the
-   * PASID is still attached on the device (a last unbind of this pair is in progress); -EINVAL:
+   * iommu_sva_bind_device(dev, mm) as one step under iommu_sva_lock: returns the result now
+   * (BindResult) when the lock is free, or undefined when an unbind holds it — then the bind runs
+   * when the lock comes free and `cont` gets b = the PASID or -errno. There is no -EBUSY for an
+   * unbind in progress: the bind waits for it and then binds anew.
+   */
+  bindStep(dev: number, mm: AddressSpace, cont: Continuation): BindResult | undefined {
+    const op: BindOp = { dev, mm, cont, actor: this.nextActor++ };
+    if (!this.lock.lock(op.actor, { kind: this.kBindLocked, a: 0, b: 0, payload: op })) return undefined;
+    const r = this.bind(dev, mm);
+    this.lock.unlock(op.actor);
+    return r;
+  }
+
+  /**
+   * The body of iommu_sva_bind_device(dev, mm), iommu_sva_lock held or free (a caller that may
+   * meet an unbind uses bindStep()): the mm's PASID. Same device and mm again takes a reference.
+   * -EOVERFLOW: the mm's PASID does not fit the device; -ENOSPC: allocator exhausted; -EINVAL:
    * the mm is exiting (the kernel binds current->mm, which cannot be).
    */
   bind(dev: number, mm: AddressSpace): BindResult {
     const tr = this.env.tracer;
     const existing = this.bonds.get(mm)?.get(dev);
     if (existing !== undefined) {
-      if (existing.dying) return this.bindFailed(dev, mm, err('EBUSY'));
+      // A dying bond lives only while its unbind holds iommu_sva_lock.
+      assert(!existing.dying, 'sva bind: a last unbind of this pair is in progress (wait on iommu_sva_lock: bindStep)');
       existing.refs++;
       tr.emit(TraceKind.BIND, dev, existing.pasid, -1, mm.id, 0, 0);
       return { pasid: existing.pasid };
@@ -149,30 +197,41 @@ export class Sva implements GroupWork {
   }
 
   /**
-   * iommu_sva_unbind_device(): drops a reference; the last one tears the attachment down in steps:
-   * the driver drains the PASID (and flushes the fault queue) while the handle is still attached —
-   * iommu_detach_device_pasid() removes the PASID from the driver before erasing the handle —,
-   * then the handle is detached, the domain loses a user (freed with the last, dropping its mm
-   * reference: the mm may be freed, returning its PASID: PASID_FREE), UNBIND. Completes via
-   * `cont` (b = 0, or -EINVAL if the pair is not bound).
+   * iommu_sva_unbind_device(): takes iommu_sva_lock (may wait) and drops a reference; the last one
+   * tears the attachment down in steps, the lock held throughout: iommu_detach_device_pasid() →
+   * the driver's remove_dev_pasid (its PASID table entry goes first, then the drain of the PASID's
+   * page requests and the fault queue's flush: deps.drain) while the handle is still attached —
+   * the core erases the handle only after the driver returns —, then the handle is detached, the
+   * domain loses a user (freed with the last, dropping its mm reference: the mm may be freed,
+   * returning its PASID: PASID_FREE), UNBIND, unlock. Completes via `cont` (b = 0, or -EINVAL if
+   * the pair is not bound).
    */
   unbind(dev: number, mm: AddressSpace, cont: Continuation): void {
-    const bond = this.bonds.get(mm)?.get(dev);
-    if (bond === undefined || bond.dying) {
-      this.complete(cont, err('EINVAL'));
+    const op: UnbindOp = { dev, mm, cont, actor: this.nextActor++, bond: undefined };
+    if (!this.lock.lock(op.actor, { kind: this.kUnbindLocked, a: 0, b: 0, payload: op })) return;
+    this.unbindLocked(op);
+  }
+
+  private unbindLocked(op: UnbindOp): void {
+    const bond = this.bonds.get(op.mm)?.get(op.dev);
+    if (bond === undefined) {
+      this.lock.unlock(op.actor);
+      this.complete(op.cont, err('EINVAL'));
       return;
     }
+    assert(!bond.dying, 'sva unbind: two last unbinds of one bond under iommu_sva_lock');
     if (--bond.refs > 0) {
-      this.complete(cont, 0);
+      this.lock.unlock(op.actor);
+      this.complete(op.cont, 0);
       return;
     }
     bond.dying = true;
-    const op: UnbindOp = { bond, cont };
-    this.deps.drain(dev, bond.pasid, { kind: this.kUnbindDrained, a: 0, b: 0, payload: op });
+    op.bond = bond;
+    this.deps.drain(op.dev, bond.pasid, { kind: this.kUnbindDrained, a: 0, b: 0, payload: op });
   }
 
   private unbindDrained(op: UnbindOp, _drainResult: number): void {
-    const b = op.bond;
+    const b = op.bond!;
     const h = this.deps.core.detach(b.dev, b.pasid);
     assert(h === b.handle, 'unbind: another handle on the PASID');
     const perMm = this.bonds.get(b.mm)!;
@@ -180,6 +239,7 @@ export class Sva implements GroupWork {
     if (perMm.size === 0) this.bonds.delete(b.mm);
     this.env.tracer.emit(TraceKind.UNBIND, b.dev, b.pasid, -1, b.mm.id, 0, 0);
     this.putDomain(b.domain);
+    this.lock.unlock(op.actor);
     this.complete(op.cont, 0);
   }
 

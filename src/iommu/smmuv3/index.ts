@@ -138,13 +138,17 @@ export class Smmuv3Iommu implements IommuFrontend {
     this.kSend = sim.registerKind(`${p}:auto-response`, (_a, _b, payload) => {
       this.deps.sendResponse(payload as PrgResponseMsg);
     });
+    // The iopf flush at the end of a PASID's removal exists only where the profile's SMMUv3 code
+    // has it (form smmuv3-remove-pasid-no-flush: arm_smmu_remove_dev_pasid calls none).
     this.drains = new PasidDrains(
       env,
       p,
       (d) => this.quiet(d),
-      (dev, pasid, cont) => {
-        this.deps.flushDev(dev, pasid, cont);
-      },
+      env.switches.has(Forms.SMMUV3_REMOVE_PASID_NO_FLUSH)
+        ? undefined
+        : (dev, pasid, cont) => {
+            this.deps.flushDev(dev, pasid, cont);
+          },
     );
   }
 

@@ -53,7 +53,7 @@ export const OUTCOMES: Record<string, Record<ProfileName, [string, string, strin
     mainline: ['1 CORE.GROUP.ONE_PASID', '0', '0'],
     seed: ['1 CORE.FLUSH.NOTHING_PENDING CORE.GROUP.ONE_PASID', '0', '0'],
     'v6.9': ['1 CORE.GROUP.ONE_PASID', '0', '0'],
-    'v6.7': ['1 CORE.GROUP.ONE_PASID', '0', '0'],
+    'v6.7': ['0', '0', '1 CORE.GROUP.ONE_PASID'],
   },
   'flush-pasid-reuse': {
     reference: same('0'),
@@ -87,7 +87,7 @@ export const OUTCOMES: Record<string, Record<ProfileName, [string, string, strin
   },
   'iommufd-replace': {
     reference: same('0'),
-    mainline: same('0'),
+    mainline: same('1 LIVENESS.ALL_ANSWERED'),
     seed: same('0'),
     'v6.9': same('0'),
     'v6.7': same('0'),

@@ -101,7 +101,7 @@ describe('SVA bind/unbind (§7)', () => {
     expect(pasidOf(w.sva.bind(0, b))).toBe(pa); // PASID reuse
   });
 
-  it('unbind: a non-last reference only drops the count; a bind during the last unbind is -EBUSY', () => {
+  it('unbind: a non-last reference only drops the count; IOMMU_SVA_LOCK: a bind during the last unbind waits on iommu_sva_lock (no -EBUSY) and binds anew after it, with the same PASID', () => {
     const w = world();
     const a = mmWith(1);
     const pa = pasidOf(w.sva.bind(0, a));
@@ -110,9 +110,31 @@ describe('SVA bind/unbind (§7)', () => {
     w.h.sim.run();
     expect(w.h.core.attached(0, pa)).toBeDefined();
     w.sva.unbind(0, a, w.h.cont(2));
-    expect(w.sva.bind(0, a)).toBe(err('EBUSY'));
+    expect(w.sva.lock.held).toBe(true); // held across the drain
+    expect(w.sva.bindStep(0, a, w.h.cont(3))).toBeUndefined();
     w.h.sim.run();
-    expect(w.sva.isBound(0, a)).toBe(false);
+    // The unbind finished first (detached), then the waiting bind attached the PASID again.
+    expect(w.h.done.map((d) => d.a).sort()).toEqual([1, 2, 3]);
+    expect(w.h.done.find((d) => d.a === 3)!.b).toBe(pa);
+    const kinds = w.h.rec.rows.map((r) => r.kind);
+    expect(kinds.lastIndexOf(TraceKind.UNBIND)).toBeLessThan(kinds.lastIndexOf(TraceKind.BIND));
+    expect(w.sva.isBound(0, a)).toBe(true);
+    expect(w.sva.lock.held).toBe(false);
+  });
+
+  it('IOMMU_SVA_LOCK: one global mutex — a bind of another device and mm waits for an unbind in progress too', () => {
+    const w = world();
+    const a = mmWith(1);
+    const b = mmWith(2);
+    pasidOf(w.sva.bind(0, a));
+    w.sva.unbind(0, a, w.h.cont(1));
+    expect(w.sva.bindStep(1, b, w.h.cont(2))).toBeUndefined();
+    expect(w.sva.isBound(1, b)).toBe(false);
+    w.h.sim.run();
+    expect(w.h.done.map((d) => d.a).sort()).toEqual([1, 2]);
+    expect(w.sva.isBound(1, b)).toBe(true);
+    const kinds = w.h.rec.rows.map((r) => r.kind);
+    expect(kinds.lastIndexOf(TraceKind.UNBIND)).toBeLessThan(kinds.lastIndexOf(TraceKind.BIND));
   });
 });
 

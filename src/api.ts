@@ -5,6 +5,7 @@
  */
 import type { InvariantError } from './sim/assert.js';
 import type { Scenario } from './scenario/schema.js';
+export { SinkWriteError } from './trace/tracer.js';
 import { asInvariant, finishRun, prepareRun, PROGRESS_EVENTS, type PreparedRun, type RunProgress, type SimulateOptions, type SimulateResult } from './model/run.js';
 export {
   ResponseStats,

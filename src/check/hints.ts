@@ -8,7 +8,7 @@ import type { Scenario } from '../scenario/schema.js';
 import type { MonitorOptions } from './monitor.js';
 import { Forms, profileByName } from '../scenario/profiles.js';
 
-export type ScenarioHints = Pick<MonitorOptions, 'queueCapacity' | 'overflowAutoResponse' | 'deviceRequiresPasid' | 'creditAllocation' | 'flushContract'>;
+export type ScenarioHints = Pick<MonitorOptions, 'queueCapacity' | 'overflowAutoResponse' | 'deviceRequiresPasid' | 'creditAllocation' | 'flushContract' | 'deviceRid'>;
 
 export function hintsFromScenario(scenario: Scenario): Required<ScenarioHints> {
   const fam = scenario.iommu.family;
@@ -20,6 +20,7 @@ export function hintsFromScenario(scenario: Scenario): Required<ScenarioHints> {
     overflowAutoResponse: new Map([[0, fam !== 'amd' || scenario.iommu.amd.overflow_autoresp]]),
     deviceRequiresPasid: (dev) => scenario.devices[dev]?.pri.response_pasid_required,
     creditAllocation: (dev) => scenario.devices[dev]?.pri.allocation,
+    deviceRid: (dev) => scenario.devices[dev]?.rid,
     // What the profile's own flush promises (a --bug on top does not change the contract): the
     // seed's and the reference's answer the PASID's pending groups and drop its partials; a
     // flush-workqueue-only kernel (mainline, v6.9, v6.7) only waits for the workqueue.

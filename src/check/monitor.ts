@@ -11,7 +11,7 @@
  * the violations, with the triggering event; several violations found on one event are listed in
  * catalogue order.
  */
-import { TRACE_KIND_COUNT } from '../trace/events.js';
+import { TRACE_KIND_COUNT, ridString } from '../trace/events.js';
 import type { TraceSink } from '../trace/tracer.js';
 import { formatJsonlEvent } from '../trace/jsonl.js';
 import type { MonitorMode, MonitorOptions } from './options.js';
@@ -151,11 +151,26 @@ export class Monitor implements TraceSink {
       count,
       min: h.minNonZeroValue === Number.MAX_SAFE_INTEGER ? 0 : h.minNonZeroValue,
       mean: h.mean,
-      p50: h.getValueAtPercentile(50),
-      p90: h.getValueAtPercentile(90),
-      p99: h.getValueAtPercentile(99),
+      // HDR buckets round up: never print a percentile above the maximum actually recorded.
+      p50: Math.min(h.getValueAtPercentile(50), h.maxValue),
+      p90: Math.min(h.getValueAtPercentile(90), h.maxValue),
+      p99: Math.min(h.getValueAtPercentile(99), h.maxValue),
       max: h.maxValue,
     };
+  }
+
+  /**
+   * A violation text as a user reads it: devices by requester ID (bb:dd.f) rather than the
+   * checker's internal device number, when the RID is known (scenario hints, ftrace input). Only
+   * stored violations are rewritten, so the hot path builds nothing.
+   */
+  private named(detail: string): string {
+    const rid = this.st.opts.deviceRid;
+    if (rid === undefined) return detail;
+    return detail.replace(/\bdevice (\d+)\b/g, (all, n: string) => {
+      const r = rid(Number(n));
+      return r === undefined ? all : `device ${ridString(r)}`;
+    });
   }
 
   /** A violation of rule (catalogue index); the triggering event is attached when `withEvent`. */
@@ -168,7 +183,7 @@ export class Monitor implements TraceSink {
     const v: { rule: string; time_ns: number; detail: string; events?: string; line?: number; seq: number; subject?: ViolationSubject } = {
       rule: RULES[rule]!.id,
       time_ns: this.st.now,
-      detail,
+      detail: this.named(detail),
       seq: this.st.seq,
     };
     if (subject !== undefined) v.subject = subject;

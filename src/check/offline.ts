@@ -56,6 +56,7 @@ export interface JsonlCheckOptions extends OfflineOptions {
   readonly deviceRequiresPasid?: MonitorOptions['deviceRequiresPasid'];
   readonly creditAllocation?: MonitorOptions['creditAllocation'];
   readonly flushContract?: MonitorOptions['flushContract'];
+  readonly deviceRid?: MonitorOptions['deviceRid'];
   readonly maxDevices?: number;
 }
 
@@ -179,6 +180,7 @@ export async function checkJsonl(source: string | Readable, opts: JsonlCheckOpti
   if (opts.deviceRequiresPasid !== undefined) mopts.deviceRequiresPasid = opts.deviceRequiresPasid;
   if (opts.creditAllocation !== undefined) mopts.creditAllocation = opts.creditAllocation;
   if (opts.flushContract !== undefined) mopts.flushContract = opts.flushContract;
+  if (opts.deviceRid !== undefined) mopts.deviceRid = opts.deviceRid;
   if (opts.maxViolations !== undefined) mopts.maxViolations = opts.maxViolations;
   const m = new Monitor(mopts);
   const sink = new JsonlCheckSink(m, new Diagnostics(opts.maxDiagnostics ?? 1000), maxDevices);
@@ -212,6 +214,7 @@ export async function checkFtrace(source: string | Readable, opts: FtraceCheckOp
       const rid = rids[dev];
       return rid === undefined ? undefined : devices?.get(rid)?.pasidRequired;
     },
+    deviceRid: (dev) => rids[dev],
   };
   if (opts.maxViolations !== undefined) mopts.maxViolations = opts.maxViolations;
   const m = new Monitor(mopts);

@@ -10,6 +10,8 @@ export interface MonitorOptions {
   readonly overflowAutoResponse?: ReadonlyMap<number, boolean>;
   /** PRG Response PASID Required of a device; undefined = unknown (PASID-form rules skip it). */
   readonly deviceRequiresPasid?: (dev: number) => boolean | undefined;
+  /** Requester ID of a device, if known: violation texts name devices by RID (bb:dd.f). */
+  readonly deviceRid?: (dev: number) => number | undefined;
   /** Outstanding Page Request Allocation of a device, if known (also learned from credit_stall). */
   readonly creditAllocation?: (dev: number) => number | undefined;
   /**

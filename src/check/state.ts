@@ -24,6 +24,7 @@
  *  - handler_start/handler_end bracket a handler's hold on a group; flush_end, discard_partial and
  *    device_remove are emitted when the operation returns.
  */
+import { DeviceIndexed, FifoMap } from './fifo-map.js';
 import * as hdr from 'hdr-histogram-js';
 import { PciRespCode, PrFlag, RecvOutcome, RespSource, TraceKind } from '../trace/events.js';
 import type { MonitorOptions } from './options.js';
@@ -45,6 +46,14 @@ export const D_CLOSED = 2;
 export const MM_UNKNOWN = -1;
 export const MM_UNBOUND = -2;
 const FIFO_LIMIT = 1 << 16;
+/** Partial faults tracked at once (the oldest is forgotten beyond this). */
+const MAX_PARTIALS = 1 << 16;
+/** Core groups tracked per device: a function has at most 512 outstanding (one per PRG index);
+ *  the rest is slack for groups a trace never answers. */
+const MAX_GROUPS_PER_DEVICE = 2048;
+const MAX_PARTIALS_PER_DEVICE = 4096;
+/** Deferred checks waiting for the end of one instant. */
+const MAX_DEFERRED = 4096;
 /** `droppedFlags` when the request was not dropped at the host. */
 export const NOT_DROPPED = -2;
 
@@ -92,6 +101,8 @@ export interface GroupRec {
   handler: number;
   live: boolean;
   sendMm: number;
+  /** Already reported as left behind by a flush (reported once, not at every later flush). */
+  flushReported?: boolean;
 }
 
 export interface PartialRec {
@@ -101,6 +112,8 @@ export interface PartialRec {
   /** The core's grpid as traced (AMD mainline: PRG index | last << 9). */
   grpid: number;
   seq: number;
+  /** Already reported as surviving a flush (reported once). */
+  flushReported?: boolean;
 }
 
 /** HOST.CONSERVATION bookkeeping, in page requests (stop markers counted apart). */
@@ -133,13 +146,9 @@ export function dpKey(dev: number, pasid: number): number {
   return dev * 0x200000 + (pasid + 1);
 }
 
-/** Insert into a map that keeps at most FIFO_LIMIT entries (oldest out first). */
-export function fifoSet<V>(m: Map<number, V>, k: number, v: V): void {
-  m.set(k, v);
-  if (m.size > FIFO_LIMIT) {
-    const first = m.keys().next();
-    if (first.done !== true) m.delete(first.value);
-  }
+/** A map of per-id facts keeping at most FIFO_LIMIT entries (oldest out first). */
+export function fifoMap<V>(): FifoMap<V> {
+  return new FifoMap<V>(FIFO_LIMIT);
 }
 
 /** Something that runs a check at the end of the virtual instant (a rule, or the state itself). */
@@ -227,22 +236,27 @@ export class CheckState implements Deferrable {
   });
 
   // Small sets (stop markers, drops): FIFO-bounded maps keyed by request id.
-  readonly stopReqs = new Map<number, number>();
+  readonly stopReqs = fifoMap<number>();
   /** Requests dropped at the host: their flags, -1 for a Stop Marker. */
-  readonly droppedReqs = new Map<number, number>();
+  readonly droppedReqs = fifoMap<number>();
 
-  // Full mode.
-  readonly groups = new Map<number, GroupRec>();
+  // Full mode. Per-id state is bounded whatever the trace holds (a hostile trace may name a new
+  // group or request on every line): groups by the PCIe bound on outstanding groups (one per PRG
+  // index of each function), partial faults and PASID → mm by FIFO limits; the oldest entry goes.
+  readonly groups: DeviceIndexed<GroupRec>;
   maxGroup = -1;
-  readonly partials = new Map<number, PartialRec>();
-  /** Request ids of partial faults per slot (may hold ids already freed; checked against `partials`). */
-  readonly partialsBySlot = new Map<number, number[]>();
-  readonly pasidMm = new Map<number, number>();
+  readonly partials = new DeviceIndexed<PartialRec>(MAX_PARTIALS, MAX_PARTIALS_PER_DEVICE, (req, p) => {
+    this.unlistPartial(req, p);
+  });
+  /** Request ids of the partial faults of each slot (always a subset of `partials`). */
+  readonly partialsBySlot = new Map<number, Set<number>>();
+  readonly pasidMm = fifoMap<number>();
 
   private readonly deferredList: DeferredEntry[] = [];
 
   constructor(opts: MonitorOptions) {
     this.opts = opts;
+    this.groups = new DeviceIndexed<GroupRec>((opts.maxDevices ?? 256) * PRGI_COUNT, MAX_GROUPS_PER_DEVICE);
     this.full = opts.mode === 'full';
     this.hostOnly = opts.inputs === 'host';
     this.maxDev = opts.maxDevices ?? 256;
@@ -291,6 +305,9 @@ export class CheckState implements Deferrable {
 
   /** Run `owner.deferred(kind, a, b, seq)` once the current virtual instant is over. */
   defer(owner: Deferrable, kind: number, a: number, b: number): void {
+    // Bounded: a trace with thousands of deferring events in one instant has them judged in
+    // batches (each batch after the events before it).
+    if (this.deferredList.length >= MAX_DEFERRED) this.runDeferred();
     this.deferredList.push({ owner, kind, a, b, seq: this.seq, t: this.now });
   }
 
@@ -312,8 +329,8 @@ export class CheckState implements Deferrable {
   /** remove_device: what the rules found left behind is forgotten (they reported it). */
   deferred(kind: number, dev: number, _b: number, seq: number): void {
     if (kind !== TraceKind.DEVICE_REMOVE) return;
-    for (const [id, g] of this.groups) if (g.dev === dev && g.seq < seq) this.groups.delete(id);
-    for (const [req, p] of this.partials) if (p.dev === dev && p.seq < seq) this.partials.delete(req);
+    for (const [id, g] of this.groups.ofDevice(dev)) if (g.seq < seq) this.groups.delete(id);
+    for (const [req, p] of this.partials.ofDevice(dev)) if (p.seq < seq) this.dropPartial(req);
   }
 
   // --- step 1: ids and shared facts ---
@@ -403,7 +420,7 @@ export class CheckState implements Deferrable {
       case TraceKind.STOP_MARKER:
         this.bal.stopMarkers++;
         this.sentBy[f0]!++;
-        fifoSet(this.stopReqs, f3, f0);
+        this.stopReqs.set(f3, f0);
         break;
       case TraceKind.QUEUE_WRITE:
         this.queueWrite(f0, f1, f2, f3, f4);
@@ -420,7 +437,7 @@ export class CheckState implements Deferrable {
         if (this.full) this.partialAdd(f0, f1, f2, f3);
         break;
       case TraceKind.PARTIAL_FREE:
-        if (this.full) this.partials.delete(f3);
+        if (this.full) this.dropPartial(f3);
         break;
       case TraceKind.GROUP_FORM:
         if (this.full) this.groupForm(f0, f1, f2, f3);
@@ -441,7 +458,12 @@ export class CheckState implements Deferrable {
         }
         break;
       case TraceKind.RESPONSE_SEND:
-        if (f4 < 0) break;
+        if (f4 < 0) {
+          // A group the core still held is answered all the same, though nothing reaches the
+          // wire (an SMMUv3 CMD_RESUME for a STAG that CMD_STALL_TERM already ended).
+          if (this.full && f3 >= 0) this.groups.delete(f3);
+          break;
+        }
         if (this.group !== undefined) this.groups.delete(f3);
         this.group = undefined;
         this.hostResponse(this.slot, false);
@@ -457,7 +479,7 @@ export class CheckState implements Deferrable {
       case TraceKind.DEVICE_REMOVE:
         if (this.full) {
           // The rules reported any handler still holding a group; it no longer counts as live.
-          for (const g of this.groups.values()) if (g.dev === f0 && g.live) g.live = false;
+          for (const [, g] of this.groups.ofDevice(f0)) g.live = false;
           this.defer(this, kind, f0, 0);
         }
         break;
@@ -527,7 +549,7 @@ export class CheckState implements Deferrable {
       if (!this.hostOnly) this.arrivedBy[dev]!++;
       this.hStop[this.slot] = 1;
       // -1 marks a Stop Marker seen at the host (an auto-response to it is a violation).
-      fifoSet(this.droppedReqs, req, -1);
+      this.droppedReqs.set(req, -1);
       return;
     }
     // Host inputs: the page_request already was the arrival.
@@ -567,10 +589,10 @@ export class CheckState implements Deferrable {
     if (this.stopReq) {
       this.stopReqs.delete(req);
       this.arrivedBy[dev]!++;
-      fifoSet(this.droppedReqs, req, -1);
+      this.droppedReqs.set(req, -1);
       return;
     }
-    fifoSet(this.droppedReqs, req, flags);
+    this.droppedReqs.set(req, flags);
     const isLast = (flags & PrFlag.LAST) !== 0;
     this.arrival(dev, pasid, prgi, isLast ? PrFlag.LAST : 0);
     if (isLast) this.hDroppedLast[this.slot] = 1;
@@ -624,15 +646,29 @@ export class CheckState implements Deferrable {
 
   private partialAdd(dev: number, pasid: number, grpid: number, req: number): void {
     const prgi = prgiOfGrpid(grpid);
-    this.partials.set(req, { dev, pasid, prgi, grpid, seq: this.seq });
     const s = this.slotOf(dev, prgi);
-    const list = this.partialsBySlot.get(s);
-    if (list === undefined) {
-      this.partialsBySlot.set(s, [req]);
-    } else {
-      list.push(req);
-      // Partials freed without a group (discard, flush) leave ids behind: compact now and then.
-      if (list.length > 64) this.partialsBySlot.set(s, list.filter((r) => this.partials.has(r)));
+    // A request id seen again replaces its earlier record (and moves to the newest end).
+    this.dropPartial(req);
+    this.partials.set(req, { dev, pasid, prgi, grpid, seq: this.seq });
+    const set = this.partialsBySlot.get(s);
+    if (set === undefined) this.partialsBySlot.set(s, new Set([req]));
+    else set.add(req);
+  }
+
+  /** Forget a partial fault (freed, gathered, or evicted by the bound). */
+  dropPartial(req: number): void {
+    const p = this.partials.get(req);
+    if (p === undefined) return;
+    this.partials.delete(req);
+    this.unlistPartial(req, p);
+  }
+
+  private unlistPartial(req: number, p: PartialRec): void {
+    const s = p.dev * PRGI_COUNT + p.prgi;
+    const set = this.partialsBySlot.get(s);
+    if (set !== undefined) {
+      set.delete(req);
+      if (set.size === 0) this.partialsBySlot.delete(s);
     }
   }
 
@@ -643,14 +679,16 @@ export class CheckState implements Deferrable {
   private groupForm(dev: number, pasid: number, grpid: number, group: number): void {
     const prgi = prgiOfGrpid(grpid);
     const s = this.slot;
-    const list = this.partialsBySlot.get(s);
-    if (list !== undefined) {
-      for (const req of list) {
+    const set = this.partialsBySlot.get(s);
+    if (set !== undefined) {
+      for (const req of set) {
         const p = this.partials.get(req);
         if (p !== undefined && p.dev === dev && p.prgi === prgi && p.grpid === grpid) this.partials.delete(req);
       }
+      // Those left (another grpid) stay partial but are not looked at again by later groups.
       this.partialsBySlot.delete(s);
     }
+    this.groups.delete(group);
     this.groups.set(group, { dev, pasid, prgi, seq: this.seq, handler: 0, live: false, sendMm: this.dMm[s]! });
     if (group > this.maxGroup) this.maxGroup = group;
   }

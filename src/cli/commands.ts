@@ -2,7 +2,7 @@
  * The CLI's command actions: parse options, call the library façade, print, set the exit code.
  * No model logic here.
  */
-import { closeSync, openSync, readFileSync, writeSync, writeFileSync } from 'node:fs';
+import { closeSync, openSync, statSync, writeSync, writeFileSync } from 'node:fs';
 import { z } from 'zod';
 import {
   BUGS,
@@ -26,7 +26,10 @@ import { BUGS as BUG_TABLE } from '../scenario/bugs.js';
 import { FORMS, PROFILES, PROFILE_NAMES, SWITCH_NAMES, profilesWith, type ProfileName } from '../scenario/profiles.js';
 import { LAYOUTS, layoutByName } from '../iommu/layouts.js';
 import { formatLayout, layoutDoc } from '../layout/table.js';
-import { jsonlFileWriter } from '../trace/jsonl.js';
+import { JsonlWriter } from '../trace/jsonl.js';
+import { MiB, readTextFile } from '../io/input-file.js';
+import { escapeText } from '../scenario/diagnostics.js';
+import { SinkWriteError } from '../trace/tracer.js';
 import { FtraceWriter } from '../trace/ftrace-writer.js';
 import { PerfettoWriter } from '../trace/perfetto.js';
 import type { TraceSink } from '../trace/tracer.js';
@@ -110,6 +113,8 @@ function printProfilesMatrix(): void {
   process.stdout.write(`${out.join('\n')}\n`);
 }
 
+/** An output file's sink: opening it is checked now (exit 2 "cannot write"); a write that fails
+ *  during the run (a full disk, /dev/full) stops it with a SinkWriteError, also exit 2. */
 function fileSink(path: string, make: (write: (s: string) => void, close: () => void) => TraceSink): TraceSink {
   let fd: number;
   try {
@@ -119,13 +124,49 @@ function fileSink(path: string, make: (write: (s: string) => void, close: () => 
   }
   let closed = false;
   return make(
-    (s) => writeSync(fd, s),
+    (s) => {
+      try {
+        writeSync(fd, s);
+      } catch (e) {
+        throw new SinkWriteError(path, (e as Error).message);
+      }
+    },
     () => {
-      if (!closed) closeSync(fd);
+      if (closed) return;
       closed = true;
+      try {
+        closeSync(fd);
+      } catch (e) {
+        throw new SinkWriteError(path, (e as Error).message);
+      }
     },
   );
 }
+
+/** Write a whole output file; any failure is the user's operating error (exit 2). */
+function writeOutput(path: string, data: string): void {
+  try {
+    writeFileSync(path, data);
+  } catch (e) {
+    throw new UsageError(`cannot write ${path}: ${(e as Error).message}`);
+  }
+}
+
+/** Read a whole JSON input file (regular file, bounded, UTF-8), or exit 2 naming what is wrong. */
+function readJsonInput(path: string, maxBytes: number, what: string): unknown {
+  const f = readTextFile(path, maxBytes, what);
+  if (!f.ok) throw new UsageError(`${path}${f.line > 0 ? `:${f.line}:${f.col}` : ''}: ${f.message}`);
+  try {
+    return JSON.parse(f.text);
+  } catch (e) {
+    throw new UsageError(`${path}: not JSON (${(e as Error).message}); expected ${what}`);
+  }
+}
+
+/** Bounds of whole-file JSON inputs (a sweep of 10^6 seeds writes a shard of ~150 MiB). */
+const MAX_RUN_DOCUMENT_BYTES = 64 * MiB;
+const MAX_CHOICES_BYTES = 256 * MiB;
+const MAX_SHARD_BYTES = 256 * MiB;
 
 function finishRun(report: RunReport, json: boolean): void {
   if (json) printJson(report);
@@ -154,12 +195,7 @@ interface RunOpts {
 
 /** Write the HTML report of a run (the same file `iopf report` makes from its `--json` document). */
 async function writeHtml(path: string, report: RunReport): Promise<void> {
-  const html = await renderHtmlReport(report);
-  try {
-    writeFileSync(path, html);
-  } catch (e) {
-    throw new UsageError(`cannot write ${path}: ${(e as Error).message}`);
-  }
+  writeOutput(path, await renderHtmlReport(report));
 }
 
 export async function runCommand(ref: string | undefined, o: RunOpts): Promise<void> {
@@ -170,7 +206,7 @@ export async function runCommand(ref: string | undefined, o: RunOpts): Promise<v
     const { scenario } = loaded;
     const shown = refWithSets(loaded);
     const sinks: TraceSink[] = [];
-    if (o.trace !== undefined) sinks.push(jsonlFileWriter(o.trace));
+    if (o.trace !== undefined) sinks.push(fileSink(o.trace, (w, c) => new JsonlWriter(w, { close: c })));
     if (o.ftrace !== undefined) {
       const devs = scenario.devices.map((d) => ({ rid: d.rid, name: d.name }));
       sinks.push(fileSink(o.ftrace, (w, c) => new FtraceWriter(scenario.iommu.name, devs, w, c)));
@@ -201,7 +237,7 @@ export async function runCommand(ref: string | undefined, o: RunOpts): Promise<v
       if (ce !== undefined) r.report.counterexample = ce;
     }
     if (o.recordChoices !== undefined) {
-      writeFileSync(o.recordChoices, JSON.stringify({ scenario: loaded.ref, ...(loaded.sets.length > 0 ? { set: loaded.sets } : {}), seed: r.report.seed, bugs: o.bug, until_ns: o.untilNs ?? null, choices: r.choices ?? [], ...(kernel !== undefined ? { kernel } : {}) }));
+      writeOutput(o.recordChoices, JSON.stringify({ scenario: loaded.ref, ...(loaded.sets.length > 0 ? { set: loaded.sets } : {}), seed: r.report.seed, bugs: o.bug, until_ns: o.untilNs ?? null, choices: r.choices ?? [], ...(kernel !== undefined ? { kernel } : {}) }));
     }
     if (o.html !== undefined) await writeHtml(o.html, r.report);
     finishRun(r.report, o.json === true);
@@ -210,18 +246,7 @@ export async function runCommand(ref: string | undefined, o: RunOpts): Promise<v
 
 export async function reportCommand(path: string, o: { output?: string }): Promise<void> {
   await wrapAsync(async () => {
-    let text: string;
-    try {
-      text = readFileSync(path, 'utf8');
-    } catch (e) {
-      throw new UsageError(`cannot read ${path}: ${(e as Error).message}`);
-    }
-    let data: unknown;
-    try {
-      data = JSON.parse(text);
-    } catch (e) {
-      throw new UsageError(`${path}: not JSON (${(e as Error).message}); expected the output of \`iopf run --json\``);
-    }
+    const data = readJsonInput(path, MAX_RUN_DOCUMENT_BYTES, 'the output of `iopf run --json`');
     const p = parseRunReport(data);
     if (!p.ok) throw new UsageError(`${path}: ${p.error}`);
     if (o.output !== undefined) await writeHtml(o.output, p.value);
@@ -248,25 +273,33 @@ export async function checkCommand(
     if (o.scenario === undefined && o.set.length > 0) throw new UsageError('--set changes the scenario given with --scenario; none was given');
     const scenario = o.scenario !== undefined ? load(o.scenario, o.set).scenario : undefined;
     const devices = parseDeviceHints(o.device);
-    let fd: number;
+    // A trace streams, so a FIFO (trace-cmd piping) is fine; a directory is not a trace.
     try {
-      fd = openSync(path, 'r');
-      closeSync(fd);
+      if (statSync(path).isDirectory()) throw new UsageError(`cannot read ${path}: a directory, expected a trace file`);
+      closeSync(openSync(path, 'r'));
     } catch (e) {
+      if (e instanceof UsageError) throw e;
       throw new UsageError(`cannot read ${path}: ${(e as Error).message}`);
     }
-    const res: OfflineResult = await check(path, { format: o.format, devices, ...(scenario !== undefined ? { scenario } : {}) });
+    let res: OfflineResult;
+    try {
+      res = await check(path, { format: o.format, devices, ...(scenario !== undefined ? { scenario } : {}) });
+    } catch (e) {
+      // A read error while streaming (EIO, EISDIR on an odd file system) is about the input.
+      if (typeof (e as NodeJS.ErrnoException).code === 'string') throw new UsageError(`cannot read ${path}: ${(e as Error).message}`);
+      throw e;
+    }
     if (o.json === true) printJson({ file: path, ...res });
     else {
       const lines = [`iopf check ${path} (${res.format}): ${res.records.toLocaleString('en-US')} records`];
-      for (const d of res.diagnostics.slice(0, 20)) lines.push(`${path}:${d.lineNo}${d.column !== undefined ? `:${d.column}` : ''}: ${d.severity}: ${d.message}`);
+      for (const d of res.diagnostics.slice(0, 20)) lines.push(`${path}:${d.lineNo}${d.column !== undefined ? `:${d.column}` : ''}: ${d.severity}: ${escapeText(d.message)}`);
       if (res.diagnosticCount > 20) lines.push(`… ${res.diagnosticCount - 20} more diagnostics`);
       lines.push(`rules exercised: ${res.rulesExercised.length} (${res.rulesExercised.join(', ')})`);
       if (res.latency.count > 0) lines.push(`latency (L=1 arrival → response): p50 ${res.latency.p50} ns, p99 ${res.latency.p99} ns, max ${res.latency.max} ns (n=${res.latency.count})`);
       if (res.violationCount === 0) lines.push('violations: none');
       else {
         lines.push(`violations: ${res.violationCount}`);
-        for (const v of res.violations.slice(0, 20)) lines.push(`  ${path}${v.line !== undefined ? `:${v.line}` : ''}: ${v.rule}: ${v.detail}`);
+        for (const v of res.violations.slice(0, 20)) lines.push(`  ${path}${v.line !== undefined ? `:${v.line}` : ''}: ${v.rule}: ${escapeText(v.detail)}`);
       }
       process.stdout.write(`${lines.join('\n')}\n`);
     }
@@ -388,7 +421,7 @@ export async function exploreCommand(
       process.stdout.write(`explore: schedule ${runs} of "${shown}" breaks ${f.rules.join(', ')} (${f.violations} violations)\n`);
       if (f.choices !== undefined) {
         const file = `iopf-explore-${Date.now()}.json`;
-        writeFileSync(file, JSON.stringify({ scenario: loaded.ref, ...(loaded.sets.length > 0 ? { set: loaded.sets } : {}), seed: f.seed, bugs: o.bug, until_ns: null, choices: f.choices, mode: 'prefix', ...k }));
+        writeOutput(file, JSON.stringify({ scenario: loaded.ref, ...(loaded.sets.length > 0 ? { set: loaded.sets } : {}), seed: f.seed, bugs: o.bug, until_ns: null, choices: f.choices, mode: 'prefix', ...k }));
         process.stdout.write(`replay: iopf replay ${file}\n`);
       } else process.stdout.write(`replay: ${f.replay}\n`);
     }
@@ -415,25 +448,28 @@ const choicesFile = z.strictObject({
 
 export function replayCommand(path: string, o: { json?: boolean; trace?: string }): void {
   wrap(() => {
-    let data: unknown;
-    try {
-      data = JSON.parse(readFileSync(path, 'utf8'));
-    } catch (e) {
-      throw new UsageError(`${path}: not a readable JSON choice file (${(e as Error).message})`);
-    }
+    const data = readJsonInput(path, MAX_CHOICES_BYTES, 'a choice file from `iopf run --record-choices` or `iopf explore`');
     const p = choicesFile.safeParse(data);
-    if (!p.success) throw new UsageError(`${path}: ${p.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`);
+    if (!p.success)
+      throw new UsageError(`${path}: not a choice file: ${p.error.issues.slice(0, 3).map((i) => `${i.path.join('.') || '(document)'}: ${i.message}`).join('; ')}`);
     const c = p.data;
     checkBugs(c.bugs);
     const loaded = load(c.scenario, c.set ?? []);
     const { scenario } = loaded;
     const ref = refWithSets(loaded);
-    const sinks: TraceSink[] = o.trace !== undefined ? [jsonlFileWriter(o.trace)] : [];
+    const sinks: TraceSink[] = o.trace !== undefined ? [fileSink(o.trace, (w, c) => new JsonlWriter(w, { close: c }))] : [];
     const chooser = c.mode === 'prefix' ? new PrefixChooser(c.choices) : new ReplayChooser(c.choices);
     const opts: SimulateOptions = { seed: c.seed, bugs: c.bugs, chooser, sinks, scenarioRef: ref };
     if (c.kernel !== undefined) opts.kernel = c.kernel;
     if (c.until_ns !== null) opts.untilNs = c.until_ns;
     const r = simulate(scenario, opts);
+    // A recorded choice that does not fit this run: the file belongs to another scenario, seed or
+    // version of iopf. Bad input, not a broken invariant.
+    const m = chooser.mismatch;
+    if (m !== undefined)
+      throw new UsageError(
+        `${path}: choices[${m.at}] is ${m.choice}, but the run has ${m.n} alternatives there: the file was recorded from another scenario, seed or iopf version`,
+      );
     if (r.report.violations_total > 0) {
       const again: SimulateOptions = { seed: c.seed, bugs: c.bugs, chooser: c.mode === 'prefix' ? new PrefixChooser(c.choices) : new ReplayChooser(c.choices), scenarioRef: ref };
       if (c.until_ns !== null) again.untilNs = c.until_ns;
@@ -547,12 +583,7 @@ export function mergeCommand(files: string[], o: { json?: boolean; out?: string;
   wrap(() => {
     const inputs: { name: string; file: SweepFile }[] = [];
     for (const f of files) {
-      let data: unknown;
-      try {
-        data = JSON.parse(readFileSync(f, 'utf8'));
-      } catch (e) {
-        throw new UsageError(`${f}: not a readable sweep result (${(e as Error).message})`);
-      }
+      const data = readJsonInput(f, MAX_SHARD_BYTES, 'a sweep result of `iopf sweep --out`');
       const p = sweepFileSchema.safeParse(data);
       if (!p.success) {
         const i = p.error.issues[0];

@@ -3,9 +3,13 @@
  * The `iopf` command: commander wiring only. Logic lives behind the library façade (src/api.ts).
  * Exit codes: 0 clean, 1 a rule was violated or an invariant broke, 2 bad input or usage.
  */
+import { realpathSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
 import { Command, CommanderError, Option } from 'commander';
 import { runCommand, reportCommand, checkCommand, schemaCommand, listCommand, exploreCommand, replayCommand, sweepCommand, mergeCommand, shrinkCmd } from './commands.js';
 import { UsageError, EXIT } from './output.js';
+import { escapeText } from '../scenario/diagnostics.js';
+import { SinkWriteError } from '../trace/tracer.js';
 import { fitCommand, compareCommand } from './fit-commands.js';
 
 function parseIntOption(name: string) {
@@ -179,28 +183,54 @@ export function buildProgram(): Command {
   return program;
 }
 
-async function main(argv: string[]): Promise<number> {
+/**
+ * Run the CLI on `argv` (node, script, args…) and return the exit code. Exported so tests drive it
+ * in-process; the process entry point below is the only caller that exits.
+ */
+export async function main(argv: string[]): Promise<number> {
   const program = buildProgram();
   const debug = argv.includes('--debug');
+  process.exitCode = undefined;
   try {
     await program.parseAsync(argv);
     return process.exitCode === undefined ? EXIT.CLEAN : Number(process.exitCode);
   } catch (e) {
     if (e instanceof CommanderError) {
-      if (e.code === 'commander.helpDisplayed' || e.code === 'commander.version' || e.code === 'commander.help') return EXIT.CLEAN;
+      // --help, `help` and --version succeed; usage printed because the command line was
+      // incomplete (no command at all, say) is a usage error.
+      if (e.code === 'commander.helpDisplayed' || e.code === 'commander.version') return EXIT.CLEAN;
+      if (e.code === 'commander.help') return e.exitCode === 0 ? EXIT.CLEAN : EXIT.BAD_INPUT;
       return EXIT.BAD_INPUT; // commander already printed the message
     }
-    if (e instanceof UsageError) {
-      process.stderr.write(`iopf: ${e.message}\n`);
+    if (e instanceof UsageError || e instanceof SinkWriteError) {
+      // One line whatever the input held (paths and names are escaped).
+      process.stderr.write(`iopf: ${escapeText(e.message)}\n`);
       return EXIT.BAD_INPUT;
     }
     const err = e as Error;
-    process.stderr.write(`iopf: internal error: ${err.message}\n`);
+    process.stderr.write(`iopf: internal error: ${escapeText(err.message)}\n`);
     if (debug && err.stack !== undefined) process.stderr.write(`${err.stack}\n`);
     else process.stderr.write('iopf: (run again with --debug for the stack trace)\n');
     return EXIT.VIOLATION;
   }
 }
 
-const code = await main(process.argv);
-process.exitCode = code;
+/** Whether this module is the process's entry point (`node dist/cli/main.js`, or the `iopf` link). */
+function isEntryPoint(): boolean {
+  const script = process.argv[1];
+  if (script === undefined) return false;
+  try {
+    return realpathSync(script) === realpathSync(fileURLToPath(import.meta.url));
+  } catch {
+    return false;
+  }
+}
+
+if (isEntryPoint()) {
+  // A closed pipe on stdout (`iopf list rules | head`) ends the output, not in a stack trace.
+  process.stdout.on('error', (e: NodeJS.ErrnoException) => {
+    if (e.code === 'EPIPE') process.exit(process.exitCode ?? EXIT.CLEAN);
+    throw e;
+  });
+  process.exitCode = await main(process.argv);
+}

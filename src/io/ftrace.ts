@@ -166,7 +166,9 @@ class Fail extends Error {
 
 function shown(s: string, i: number): string {
   if (i >= s.length) return 'end of line';
-  const rest = s.slice(i, i + 24);
+  // Control characters (a stray CR, an escape sequence) are shown escaped: one printable line.
+  // eslint-disable-next-line no-control-regex
+  const rest = s.slice(i, i + 24).replace(/[\u0000-\u001f\u007f-\u009f\u2028\u2029\u202a-\u202e\u2066-\u2069]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
   return `'${rest}${s.length - i > 24 ? '...' : ''}'`;
 }
 
@@ -415,6 +417,8 @@ function parseEventLine(text: string, opts: FtraceParseOptions): FtraceRecord {
     // A clock not in ns (counter, x86-tsc): the raw value, in the clock's own units.
     tsNs = secs;
   }
+  // Time is an exact integer or the line is refused: a 20-digit timestamp would round silently.
+  if (!Number.isSafeInteger(tsNs)) cur.fail('a timestamp below 2^53 ns (about 104 days of uptime), which the checker holds exactly', i);
   cur.i = j;
   cur.lit(':');
   const afterTs = skipSpaces(text, cur.i);

@@ -93,7 +93,7 @@ export function decodeLine(buf: Buffer, start: number, end: number, lineNo: numb
 }
 
 /** Offset of the first byte that breaks UTF-8 in `buf[start, end)`, or -1. Only on the error path. */
-function firstInvalidUtf8(buf: Buffer, start: number, end: number): number {
+export function firstInvalidUtf8(buf: Buffer, start: number, end: number): number {
   let i = start;
   while (i < end) {
     const b = buf[i]!;

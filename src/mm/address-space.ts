@@ -110,6 +110,64 @@ const PageState = {
 } as const;
 type PageState = (typeof PageState)[keyof typeof PageState];
 
+const CHUNK_SHIFT = 12;
+const CHUNK_PAGES = 1 << CHUNK_SHIFT;
+const CHUNK_MASK = CHUNK_PAGES - 1;
+
+/**
+ * A VMA's page states, sparse: one byte per page in chunks of 4096 pages, a chunk allocated on the
+ * first page that leaves Absent. Memory follows the pages a run touches, not the VMA's size (a
+ * 64 GiB VMA costs a 4096-slot chunk table until pages fault in), and range walks (zap, split,
+ * exit) visit allocated chunks only.
+ */
+class PageStates {
+  readonly length: number;
+  private readonly chunks: (Uint8Array | undefined)[];
+
+  constructor(length: number) {
+    this.length = length;
+    this.chunks = new Array<Uint8Array | undefined>((length + CHUNK_MASK) >>> CHUNK_SHIFT);
+  }
+
+  get(i: number): PageState {
+    const c = this.chunks[i >>> CHUNK_SHIFT];
+    return (c === undefined ? PageState.Absent : c[i & CHUNK_MASK]!) as PageState;
+  }
+
+  set(i: number, st: PageState): void {
+    const k = i >>> CHUNK_SHIFT;
+    let c = this.chunks[k];
+    if (c === undefined) {
+      if (st === PageState.Absent) return;
+      c = new Uint8Array(CHUNK_PAGES);
+      this.chunks[k] = c;
+    }
+    c[i & CHUNK_MASK] = st;
+  }
+
+  /** Calls `f(i, state)` for every page in [from, to) that is not Absent, in page order. */
+  forEachTouched(from: number, to: number, f: (i: number, st: PageState) => void): void {
+    const chunks = this.chunks;
+    for (let k = from >>> CHUNK_SHIFT; k < chunks.length && k << CHUNK_SHIFT < to; k++) {
+      const c = chunks[k];
+      if (c === undefined) continue;
+      const base = k << CHUNK_SHIFT;
+      const lo = Math.max(from, base) - base;
+      const hi = Math.min(to, base + CHUNK_PAGES) - base;
+      for (let j = lo; j < hi; j++) if (c[j] !== PageState.Absent) f(base + j, c[j] as PageState);
+    }
+  }
+
+  /** The states of pages [from, to) as a new store. */
+  slice(from: number, to: number = this.length): PageStates {
+    const out = new PageStates(to - from);
+    this.forEachTouched(from, to, (i, st) => {
+      out.set(i - from, st);
+    });
+    return out;
+  }
+}
+
 interface Vma extends VmaView {
   start: number;
   end: number;
@@ -117,7 +175,7 @@ interface Vma extends VmaView {
   perms: VmaPerms;
   backing: VmaBacking;
   firstPage: number;
-  state: Uint8Array;
+  state: PageStates;
 }
 
 function invariant(cond: boolean, msg: string): asserts cond {
@@ -300,7 +358,7 @@ export class AddressSpace {
       perms: { ...perms },
       backing,
       firstPage: start / PAGE_SIZE,
-      state: new Uint8Array(pages),
+      state: new PageStates(pages),
     });
     return 0;
   }
@@ -360,7 +418,7 @@ export class AddressSpace {
   /** Whether the page (by page number) is mapped and present. */
   isPresent(page: number): boolean {
     const v = this.#lookup(page * PAGE_SIZE);
-    return v !== undefined && v.state[page - v.firstPage] === PageState.Present;
+    return v !== undefined && v.state.get(page - v.firstPage) === PageState.Present;
   }
 
   /**
@@ -411,13 +469,13 @@ export class AddressSpace {
     }
     const page = pageOf(addr);
     const idx = page - v.firstPage;
-    const st = v.state[idx] as PageState;
+    const st = v.state.get(idx);
     if (st === PageState.Present) return this.#tally({ kind: 'minor', page, alreadyPresent: true });
     const injected = this.#injected.shift();
     if (injected !== undefined) return this.#tally({ kind: injected });
     if (this.#resident + 1 > this.#maxResident) return this.#tally({ kind: 'oom' });
     const major = st === PageState.Evicted || (st === PageState.Absent && v.backing === 'file');
-    v.state[idx] = PageState.Present;
+    v.state.set(idx, PageState.Present);
     this.#resident++;
     return this.#tally(major ? { kind: 'major', page } : { kind: 'minor', page, alreadyPresent: false });
   }
@@ -484,15 +542,17 @@ export class AddressSpace {
     let zapped = 0;
     const after =
       reason === 'reclaim' ? PageState.Evicted : v.backing === 'file' ? PageState.Cached : PageState.Absent;
-    for (let i = from; i < to; i++) {
-      if (v.state[i] === PageState.Present) {
-        v.state[i] = after;
+    const discardAnon = reason === 'discard' && v.backing === 'anon';
+    const states = v.state;
+    states.forEachTouched(from, to, (i, st) => {
+      if (st === PageState.Present) {
+        states.set(i, after);
         zapped++;
-      } else if (reason === 'discard' && v.backing === 'anon') {
+      } else if (discardAnon) {
         // Discarded anon memory is gone, swapped copy included.
-        v.state[i] = PageState.Absent;
+        states.set(i, PageState.Absent);
       }
-    }
+    });
     if (zapped > 0) {
       this.#resident -= zapped;
       this.stats.zappedPages += zapped;

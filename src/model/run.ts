@@ -7,7 +7,7 @@ import type { Chooser } from '../sim/random.js';
 import { InvariantError } from '../sim/assert.js';
 import type { Scenario } from '../scenario/schema.js';
 import type { ProfileName } from '../scenario/profiles.js';
-import type { TraceSink } from '../trace/tracer.js';
+import { SinkWriteError, type TraceSink } from '../trace/tracer.js';
 import { TraceKind, PciRespCode, HandlerType, RespSource } from '../trace/events.js';
 import { Monitor, type MonitorMode, type Violation as MonitorViolation } from '../check/monitor.js';
 import { hintsFromScenario } from '../check/hints.js';
@@ -176,6 +176,8 @@ export interface PreparedRun {
 
 /** A programmer error thrown inside a step, as an InvariantError with seed and virtual time. */
 export function asInvariant(e: unknown, p: PreparedRun): InvariantError {
+  // An output that cannot be written is the caller's operating error, not the model's: rethrown.
+  if (e instanceof SinkWriteError) throw e;
   if (e instanceof InvariantError) return e;
   if (e instanceof Error) return new InvariantError(`${e.name}: ${e.message} (seed ${p.seed}, t=${p.world.sim.now} ns, event ${p.world.sim.events})`);
   throw e;

@@ -101,16 +101,19 @@ export function mergeSweeps(files: readonly { name: string; file: SweepFile }[])
       const prev = owner.get(i);
       if (prev !== undefined) return { ok: false, error: `${name}: shard ${i}/${file.shards.count} is also in ${prev}` };
       owner.set(i, name);
-      expected.push(...shardSeeds(file.seed_range.first, file.seed_range.last, { index: i, count: file.shards.count }));
+      // One at a time: spreading 10^5 seeds into push() overflows the call stack.
+      for (const seed of shardSeeds(file.seed_range.first, file.seed_range.last, { index: i, count: file.shards.count })) expected.push(seed);
     }
     expected.sort((a, b) => a - b);
     const got = file.runs.map((r) => r.seed);
     if (got.length !== expected.length || got.some((s, k) => s !== expected[k]))
       return { ok: false, error: `${name}: runs: expected the ${expected.length} seeds of shards [${file.shards.indices.join(', ')}] in order, found ${got.length} runs` };
-    runs.push(...file.runs);
+    for (const run of file.runs) runs.push(run);
     const h: Partial<Record<HistName, string>> = {};
     for (const n of HIST_NAMES) if (file.histograms[n] !== undefined) h[n] = file.histograms[n];
-    metrics.merge(h);
+    // Histograms come from a file: a bad encoding is the input's error, not ours.
+    const bad = metrics.mergeChecked(h);
+    if (bad !== undefined) return { ok: false, error: `${name}: histograms.${bad}` };
   }
   runs.sort((a, b) => a.seed - b.seed);
   const missing: number[] = [];

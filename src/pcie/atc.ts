@@ -2,17 +2,19 @@
  * The function's address translation cache (ATC, PCIe ch. 10 §1.5 of the reference): a fixed
  * number of (PASID, page) entries with least-recently-used replacement. Slots live in typed arrays
  * with an intrusive doubly linked LRU list; a per-PASID map finds a page's slot. Lookups and
- * inserts allocate nothing once a PASID has been seen.
+ * inserts allocate nothing once a PASID has been seen. The slot arrays grow by doubling up to
+ * `capacity` as entries are inserted (slots stay dense), so a large configured ATC costs memory
+ * only for the translations a run caches.
  */
 import { assert } from '../sim/assert.js';
 
 const NIL = -1;
 
 export class Atc {
-  private readonly pasidOf: Int32Array;
-  private readonly pageOf: Float64Array;
-  private readonly prev: Int32Array;
-  private readonly next: Int32Array;
+  private pasidOf: Int32Array;
+  private pageOf: Float64Array;
+  private prev: Int32Array;
+  private next: Int32Array;
   /** Most recently used slot, least recently used slot. */
   private mru = NIL;
   private lru = NIL;
@@ -24,10 +26,28 @@ export class Atc {
 
   constructor(readonly capacity: number) {
     assert(Number.isInteger(capacity) && capacity >= 1, 'Atc: capacity must be a positive integer');
-    this.pasidOf = new Int32Array(capacity);
-    this.pageOf = new Float64Array(capacity);
-    this.prev = new Int32Array(capacity).fill(NIL);
-    this.next = new Int32Array(capacity).fill(NIL);
+    const initial = Math.min(capacity, 64);
+    this.pasidOf = new Int32Array(initial);
+    this.pageOf = new Float64Array(initial);
+    this.prev = new Int32Array(initial).fill(NIL);
+    this.next = new Int32Array(initial).fill(NIL);
+  }
+
+  /** Double the slot arrays (never beyond capacity); slots [0, used) keep their contents. */
+  private grow(): void {
+    const n = Math.min(this.capacity, this.pasidOf.length * 2);
+    const pasidOf = new Int32Array(n);
+    pasidOf.set(this.pasidOf);
+    const pageOf = new Float64Array(n);
+    pageOf.set(this.pageOf);
+    const prev = new Int32Array(n).fill(NIL);
+    prev.set(this.prev);
+    const next = new Int32Array(n).fill(NIL);
+    next.set(this.next);
+    this.pasidOf = pasidOf;
+    this.pageOf = pageOf;
+    this.prev = prev;
+    this.next = next;
   }
 
   get size(): number {
@@ -92,6 +112,7 @@ export class Atc {
     }
     let s: number;
     if (this.used < this.capacity) {
+      if (this.used === this.pasidOf.length) this.grow();
       s = this.used++;
     } else {
       s = this.lru;

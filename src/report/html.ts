@@ -85,7 +85,7 @@ function curveFromHistogram(series: string, h: Histogram, p: Percentiles): Curve
     const x = 10 ** (k / STEPS_PER_DECADE);
     const q = 100 * (1 - 1 / x);
     // The document's histograms are re-binned (values within 1%): end on the exact maximum.
-    const v = k === last ? (p.count === total ? p.max : h.maxValue) : Math.min(h.getValueAtPercentile(q), p.count === total ? p.max : Infinity);
+    const v = k === last ? (p.count === total ? p.max : h.maxValue) : Math.min(h.getValueAtPercentile(q), p.count === total ? p.max : h.maxValue);
     out.push({ series, x, ns: Math.max(1, v), percentile: q });
   }
   return out;

@@ -5,7 +5,7 @@
  */
 import * as hdr from 'hdr-histogram-js';
 import { z } from 'zod';
-import { HIST_NAMES, type HistName, type Metrics } from './metrics.js';
+import { decodeHistogram, HIST_NAMES, type HistName, type Metrics } from './metrics.js';
 import type { RunReport } from './run-report.js';
 import { LANES } from './counterexample.js';
 
@@ -113,7 +113,10 @@ export function parseRunReport(data: unknown): ParsedRunReport {
     const h: Partial<Record<HistName, string>> = {};
     for (const n of HIST_NAMES) {
       const e = histograms[n];
-      if (e !== undefined) h[n] = e;
+      if (e === undefined) continue;
+      const d = decodeHistogram(e);
+      if (!d.ok) return { ok: false, error: `not an \`iopf run --json\` document: histograms.${n}: ${d.error}` };
+      h[n] = e;
     }
     value.histograms = h;
   }

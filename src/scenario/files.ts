@@ -2,13 +2,18 @@
  * Finding and reading scenario files: a path, or the name of a scenario shipped in the package's
  * `scenarios/` folder (the default among them). File reading is the only I/O here.
  */
-import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { existsSync, readdirSync } from 'node:fs';
 import { dirname, join, basename } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { MiB, readTextFile } from '../io/input-file.js';
 import type { Diagnostic, Result } from './diagnostics.js';
 import { parseScenario } from './loader.js';
 import type { Override } from './overrides.js';
 import type { Scenario } from './schema.js';
+
+/** Largest scenario file read (the biggest valid scenario — 4096 processes of 64 VMAs — is ~16 MiB
+ *  of YAML; anything larger is refused from its size before it is read). */
+export const MAX_SCENARIO_BYTES = 16 * MiB;
 
 /** The package's shipped scenarios folder (works from src/ under tsx/vitest and from dist/). */
 export const SCENARIO_DIR = join(dirname(fileURLToPath(import.meta.url)), '..', '..', 'scenarios');
@@ -56,13 +61,11 @@ export function loadScenario(ref: string | undefined, overrides: readonly Overri
     path = shipped;
     shown = ref;
   }
-  let text: string;
-  try {
-    text = readFileSync(path, 'utf8');
-  } catch (e) {
-    return { ok: false, errors: [{ file: shown, line: 0, col: 0, path: '', message: `cannot read: ${(e as Error).message}` }] };
-  }
-  if (text.includes('\u0000')) return { ok: false, errors: [{ file: shown, line: 0, col: 0, path: '', message: 'binary file, expected YAML or JSON text' }] };
+  // Only a regular file of bounded size that is valid UTF-8 (a device such as /dev/zero, a FIFO or
+  // a directory is refused before anything is read).
+  const f = readTextFile(path, MAX_SCENARIO_BYTES, 'YAML or JSON text');
+  if (!f.ok) return { ok: false, errors: [{ file: shown, line: f.line, col: f.col, path: '', message: f.message }] };
+  const text = f.text;
   const r = parseScenario(text, shown, overrides);
   return r.ok ? { ok: true, value: { scenario: r.value, ref: shown, sets: overrides.map((o) => o.text), text } } : r;
 }

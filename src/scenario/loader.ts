@@ -2,19 +2,30 @@
  * Scenario loading: YAML or JSON text → validated Scenario, or diagnostics that point at
  * file:line:col and the field path. Structural checks are zod's; cross-references and hardware
  * impossibilities are checked here, located the same way.
+ *
+ * Linear in the document: duplicate keys are found with one hash set per mapping (the yaml
+ * package's own uniqueKeys check compares each key with every earlier one), and a diagnostic finds
+ * its node through a per-mapping key index built once. Aliases are expanded at most 100 times
+ * (a "billion laughs" document is refused with its location); a document nested too deeply for
+ * the parser is refused the same way.
  */
-import { isMap, isScalar, LineCounter, parseDocument, type Document, type Node as YamlNode } from 'yaml';
+import { isAlias, isMap, isScalar, isSeq, LineCounter, parseDocument, visit, type Document, type Node as YamlNode, type YAMLMap } from 'yaml';
 import type { z } from 'zod';
-import { formatPath, type Diagnostic, type Result } from './diagnostics.js';
+import { formatPath, quote, type Diagnostic, type Result } from './diagnostics.js';
 import { scenarioSchema, type Scenario } from './schema.js';
 import { SWITCH_NAMES } from './profiles.js';
 import { Errno } from '../sim/errno.js';
 import { applyOverrides, overrideFor, type Override } from './overrides.js';
 
+/** Most alias expansions in one document. */
+const MAX_ALIAS_COUNT = 100;
+
 interface Located {
   doc: Document.Parsed;
   lines: LineCounter;
   file: string;
+  /** Per mapping: its scalar keys → the pair index (built on first use). */
+  index: WeakMap<YAMLMap, Map<string, number>>;
   /** `--set` overrides applied before validation: errors on their paths name them instead of a line. */
   overrides: readonly Override[];
 }
@@ -24,13 +35,35 @@ function position(loc: Located, offset: number): { line: number; col: number } {
   return { line: p.line, col: p.col };
 }
 
+function keyIndex(loc: Located, map: YAMLMap): Map<string, number> {
+  let idx = loc.index.get(map);
+  if (idx === undefined) {
+    idx = new Map();
+    map.items.forEach((pair, i) => {
+      const k = isScalar(pair.key) ? String(pair.key.value) : undefined;
+      if (k !== undefined && !idx!.has(k)) idx!.set(k, i);
+    });
+    loc.index.set(map, idx);
+  }
+  return idx;
+}
+
+/** The child of a collection node at `key`, or undefined. */
+function child(loc: Located, node: unknown, key: PropertyKey): unknown {
+  if (isMap(node)) {
+    const i = keyIndex(loc, node).get(String(key));
+    return i === undefined ? undefined : (node.items[i]!.value ?? undefined);
+  }
+  if (isSeq(node) && typeof key === 'number') return node.items[key];
+  return undefined;
+}
+
 /** The deepest node on `path` that exists, and whether it is the node itself. */
 function nodeAt(loc: Located, path: readonly PropertyKey[]): YamlNode | undefined {
   let node: unknown = loc.doc.contents;
   for (const key of path) {
-    if (node === null || typeof node !== 'object' || !('get' in node)) break;
-    const next = (node as { get(k: unknown, keep: true): unknown }).get(key, true);
-    if (next === undefined) break;
+    const next = child(loc, isAlias(node) ? node.resolve(loc.doc) : node, key);
+    if (next === undefined || next === null) break;
     node = next;
   }
   return node as YamlNode | undefined;
@@ -39,10 +72,8 @@ function nodeAt(loc: Located, path: readonly PropertyKey[]): YamlNode | undefine
 function keyNode(loc: Located, path: readonly PropertyKey[], key: string): YamlNode | undefined {
   const parent = nodeAt(loc, path);
   if (parent === undefined || !isMap(parent)) return undefined;
-  for (const pair of parent.items) {
-    if (isScalar(pair.key) && pair.key.value === key) return pair.key;
-  }
-  return undefined;
+  const i = keyIndex(loc, parent).get(key);
+  return i === undefined ? undefined : (parent.items[i]!.key as YamlNode);
 }
 
 function locate(loc: Located, path: readonly PropertyKey[], message: string, unknownKey?: string): Diagnostic {
@@ -57,7 +88,7 @@ function locate(loc: Located, path: readonly PropertyKey[], message: string, unk
 
 function describeInput(v: unknown): string {
   if (v === undefined) return 'nothing';
-  if (typeof v === 'string') return `"${v}"`;
+  if (typeof v === 'string') return quote(v, 40);
   if (typeof v === 'object') return v === null ? 'null' : Array.isArray(v) ? 'a list' : 'a mapping';
   return typeof v === "number" || typeof v === "boolean" ? String(v) : typeof v;
 }
@@ -67,7 +98,7 @@ function zodToDiagnostics(loc: Located, error: z.ZodError): Diagnostic[] {
   for (const issue of error.issues) {
     const path = issue.path;
     if (issue.code === 'unrecognized_keys') {
-      for (const k of issue.keys) out.push(locate(loc, path, `unknown key "${k}"`, k));
+      for (const k of issue.keys) out.push(locate(loc, path, `unknown key ${quote(k)}`, k));
       continue;
     }
     let message = issue.message;
@@ -84,13 +115,16 @@ function zodToDiagnostics(loc: Located, error: z.ZodError): Diagnostic[] {
               : describeInput(issue.input);
       if (!message.includes(', got')) message = `expected ${issue.expected}, got ${got}`;
       if (got === 'nothing') message = `required field is missing (expected ${issue.expected})`;
-    } else if (issue.code === 'invalid_union' && 'input' in issue) {
-      message = `${message}: got ${describeInput(issue.input)}`;
+    } else if (issue.code === 'invalid_union') {
+      // A branch that got far enough to say what is wrong (a custom check) speaks for the union.
+      const custom = issue.errors.flat().find((i) => i.code === 'custom');
+      if (custom !== undefined) message = custom.message;
+      else if ('input' in issue) message = `${message}: got ${describeInput(issue.input)}`;
     } else if (issue.code === 'invalid_value') {
       // zod does not keep the input on the issue: read it from the document.
       const node = nodeAt(loc, path);
       const got = node && isScalar(node) ? describeInput(node.value) : describeInput(issue.input);
-      message = `expected one of ${issue.values.map((v) => JSON.stringify(v)).join(', ')}, got ${got}`;
+      message = `expected one of ${issue.values.map((v) => (typeof v === 'string' ? quote(v) : String(v))).join(', ')}, got ${got}`;
     }
     out.push(locate(loc, path, message));
   }
@@ -108,7 +142,7 @@ function semanticChecks(loc: Located, s: Scenario): Diagnostic[] {
   const faults = new Set(s.iommufd.faults.map((f) => f.name));
   const seen = new Set<string>();
   s.devices.forEach((d, i) => {
-    if (seen.has(d.name)) err(['devices', i, 'name'], `duplicate device name "${d.name}"`);
+    if (seen.has(d.name)) err(['devices', i, 'name'], `duplicate device name ${quote(d.name)}`);
     seen.add(d.name);
   });
   const rids = new Set<number>();
@@ -118,7 +152,7 @@ function semanticChecks(loc: Located, s: Scenario): Diagnostic[] {
   });
   seen.clear();
   s.processes.forEach((p, i) => {
-    if (seen.has(p.name)) err(['processes', i, 'name'], `duplicate process name "${p.name}"`);
+    if (seen.has(p.name)) err(['processes', i, 'name'], `duplicate process name ${quote(p.name)}`);
     seen.add(p.name);
     p.vmas.forEach((v, j) => {
       if (v.start % 4096 !== 0) err(['processes', i, 'vmas', j, 'start'], 'expected a page-aligned (4 KiB) address');
@@ -126,51 +160,86 @@ function semanticChecks(loc: Located, s: Scenario): Diagnostic[] {
       if (v.start + v.size > 2 ** 52) err(['processes', i, 'vmas', j, 'size'], 'VMA ends beyond 2^52 (the model keeps addresses exact)');
       if (v.size / 4096 > 1 << 24) err(['processes', i, 'vmas', j, 'size'], 'VMA larger than 2^24 pages (64 GiB): too large for the model');
     });
+    // mmap(MAP_FIXED_NOREPLACE) refuses a range that overlaps a mapping (-EEXIST): VMAs of one
+    // process never overlap.
+    const order = p.vmas.map((v, j) => ({ start: v.start, end: v.start + v.size, j })).sort((a, b) => a.start - b.start || a.j - b.j);
+    for (let k = 1; k < order.length; k++) {
+      const a = order[k - 1]!;
+      const b = order[k]!;
+      if (b.start < a.end)
+        err(['processes', i, 'vmas', Math.max(a.j, b.j), 'start'], `VMA overlaps vmas[${Math.min(a.j, b.j)}] of process ${quote(p.name)} (VMAs of one mm never overlap)`);
+    }
   });
   const devRef = (path: PropertyKey[], name: string): void => {
-    if (!devices.has(name)) err(path, `unknown device "${name}" (devices: ${[...devices.keys()].join(', ')})`);
+    if (!devices.has(name)) err(path, `unknown device ${quote(name)} (devices: ${[...devices.keys()].slice(0, 10).join(', ')}${devices.size > 10 ? ', …' : ''})`);
   };
   const procRef = (path: PropertyKey[], name: string): void => {
-    if (!processes.has(name)) err(path, `unknown process "${name}" (processes: ${[...processes.keys()].join(', ') || 'none'})`);
+    if (!processes.has(name))
+      err(path, `unknown process ${quote(name)} (processes: ${[...processes.keys()].slice(0, 10).join(', ') || 'none'}${processes.size > 10 ? ', …' : ''})`);
   };
+  const pairKey = (d: string, p: string): string => JSON.stringify([d, p]);
+  const svaPairs = new Map<string, number>();
   s.binds.forEach((b, i) => {
     devRef(['binds', i, 'device'], b.device);
     procRef(['binds', i, 'process'], b.process);
+    const k = pairKey(b.device, b.process);
+    if (svaPairs.has(k)) err(['binds', i], `device ${quote(b.device)} and process ${quote(b.process)} are already bound by binds[${svaPairs.get(k)!}]`);
+    else svaPairs.set(k, i);
+  });
+  // A PASID of a device has one domain: a pair is either SVA-bound or attached to an iommufd
+  // hwpt (iommu_attach_device_pasid() fails with -EBUSY on an occupied PASID).
+  const attached = new Map<string, number>();
+  s.iommufd.attach.forEach((a, i) => {
+    const k = pairKey(a.device, a.process);
+    if (svaPairs.has(k))
+      err(['iommufd', 'attach', i], `device ${quote(a.device)} and process ${quote(a.process)} are SVA-bound by binds[${svaPairs.get(k)!}]: a PASID has one domain, SVA or iommufd`);
+    else if (attached.has(k)) err(['iommufd', 'attach', i], `device ${quote(a.device)} and process ${quote(a.process)} are already attached by iommufd.attach[${attached.get(k)!}]`);
+    else attached.set(k, i);
   });
   s.workloads.forEach((w, i) => {
     if (s.iommu.family === 'mock') err(['workloads', i], 'the mock IOMMU (iommu.family mock) has no page request queue: inject faults with a script step trigger_iopf');
     devRef(['workloads', i, 'device'], w.device);
     procRef(['workloads', i, 'process'], w.process);
     const p = s.processes[processes.get(w.process) ?? -1];
-    if (p !== undefined && w.vma >= p.vmas.length) err(['workloads', i, 'vma'], `process "${w.process}" has ${p.vmas.length} VMAs`);
+    if (p !== undefined && w.vma >= p.vmas.length) err(['workloads', i, 'vma'], `process ${quote(w.process)} has ${p.vmas.length} VMAs`);
     const d = s.devices[devices.get(w.device) ?? -1];
     if (d !== undefined) {
       if (w.access.exec.num > 0 && !d.pasid.exec_enabled)
-        err(['workloads', i, 'access', 'exec'], `device "${d.name}" has PASID Execute Permission disabled: it cannot request execute`);
+        err(['workloads', i, 'access', 'exec'], `device ${quote(d.name)} has PASID Execute Permission disabled: it cannot request execute`);
       if (w.access.priv.num > 0 && !d.pasid.priv_enabled)
-        err(['workloads', i, 'access', 'priv'], `device "${d.name}" has PASID Privileged Mode disabled`);
+        err(['workloads', i, 'access', 'priv'], `device ${quote(d.name)} has PASID Privileged Mode disabled`);
       if (!w.with_pasid && (w.access.exec.num > 0 || w.access.priv.num > 0))
         err(['workloads', i, 'with_pasid'], 'Execute and Privileged are only carried with a PASID (PCIe §10.4.1)');
       if (!w.access.read && w.access.exec.num > 0)
         err(['workloads', i, 'access', 'exec'], 'Execute Requested without Read: an execute page request must also request Read (PCIe §10.4.1)');
       else if (!w.access.read && w.access.write.num !== w.access.write.den)
         err(['workloads', i, 'access', 'write'], 'with access.read false every access must write (write: 1): a request with neither R nor W is a Stop Marker');
+      if (w.prg_pages > 1 && s.iommu.family === 'smmuv3' && s.iommu.smmuv3.mode === 'stall')
+        err(['workloads', i, 'prg_pages'], 'SMMUv3 stall mode has no page request groups: each stalled transaction is its own fault (expected prg_pages: 1)');
       if (w.prg_pages > d.pri.allocation)
         err(['workloads', i, 'prg_pages'], `a group of ${w.prg_pages} requests can never fit in pri.allocation ${d.pri.allocation}`);
     }
   });
+  const exits = new Map<string, number>();
   s.actions.forEach((a, i) => {
+    if (a.op === 'exit') {
+      // A process exits once: exit_mmap() runs when its last user reference goes.
+      if (exits.has(a.process)) err(['actions', i, 'process'], `process ${quote(a.process)} already exits in actions[${exits.get(a.process)!}]`);
+      else exits.set(a.process, i);
+    }
+    if (a.op === 'bind' && attached.has(pairKey(a.device, a.process)))
+      err(['actions', i], `device ${quote(a.device)} and process ${quote(a.process)} are attached to iommufd (iommufd.attach[${attached.get(pairKey(a.device, a.process))!}]): SVA cannot bind the same PASID`);
     if ('device' in a) devRef(['actions', i, 'device'], a.device);
     if ('process' in a) procRef(['actions', i, 'process'], a.process);
-    if ('fault' in a && typeof a.fault === 'string' && !faults.has(a.fault)) err(['actions', i, 'fault'], `unknown iommufd fault object "${a.fault}"`);
+    if ('fault' in a && typeof a.fault === 'string' && !faults.has(a.fault)) err(['actions', i, 'fault'], `unknown iommufd fault object ${quote(a.fault)}`);
   });
   s.iommufd.attach.forEach((a, i) => {
     devRef(['iommufd', 'attach', i, 'device'], a.device);
     procRef(['iommufd', 'attach', i, 'process'], a.process);
-    if (a.fault !== undefined && !faults.has(a.fault)) err(['iommufd', 'attach', i, 'fault'], `unknown iommufd fault object "${a.fault}"`);
+    if (a.fault !== undefined && !faults.has(a.fault)) err(['iommufd', 'attach', i, 'fault'], `unknown iommufd fault object ${quote(a.fault)}`);
   });
   s.bugs.forEach((b, i) => {
-    if (!SWITCH_NAMES.includes(b)) err(['bugs', i], `unknown behaviour switch "${b}" (known: ${SWITCH_NAMES.join(', ')})`);
+    if (!SWITCH_NAMES.includes(b)) err(['bugs', i], `unknown behaviour switch ${quote(b)} (known: ${SWITCH_NAMES.join(', ')})`);
   });
   const prq = s.iommu.vtd.prq_entries;
   if (prq !== undefined) {
@@ -243,14 +312,66 @@ function scriptLines(loc: Located, n: number): number[] {
   return out;
 }
 
+/** Duplicate keys of every mapping, one hash set per mapping (linear in the document). */
+function duplicateKeys(loc: Located): Diagnostic[] {
+  const out: Diagnostic[] = [];
+  visit(loc.doc, {
+    Map(_key, map) {
+      const seen = new Set<string>();
+      for (const pair of map.items) {
+        if (!isScalar(pair.key)) continue;
+        const k = String(pair.key.value);
+        if (seen.has(k)) {
+          const { line, col } = pair.key.range ? position(loc, pair.key.range[0]) : { line: 1, col: 1 };
+          out.push({ file: loc.file, line, col, path: '', message: `syntax error: map keys must be unique (key ${quote(k)} appears twice)` });
+          if (out.length >= 20) return visit.BREAK;
+        }
+        seen.add(k);
+      }
+      return undefined;
+    },
+  });
+  return out;
+}
+
+/** Where the first alias is (for the alias-bomb diagnostic). */
+function firstAlias(loc: Located): { line: number; col: number } {
+  let at = { line: 1, col: 1 };
+  visit(loc.doc, {
+    Alias(_key, node) {
+      if (node.range) at = position(loc, node.range[0]);
+      return visit.BREAK;
+    },
+  });
+  return at;
+}
+
 /**
  * Parse and validate scenario text. `file` is only used in diagnostics. `overrides` (`--set`) are
  * applied to the document before validation, so the schema checks them like the file's own values.
  */
 export function parseScenario(text: string, file: string, overrides: readonly Override[] = []): Result<Scenario> {
+  try {
+    return parseScenarioText(text, file, overrides);
+  } catch (e) {
+    // Every step that walks the document recurses per nesting level (the yaml composer, toJS,
+    // zod): a document nested thousands deep is refused, not a crash.
+    if (e instanceof RangeError) return { ok: false, errors: [{ file, line: 1, col: 1, path: '', message: 'the document is nested too deeply' }] };
+    throw e;
+  }
+}
+
+function parseScenarioText(text: string, file: string, overrides: readonly Override[]): Result<Scenario> {
   const lines = new LineCounter();
-  const doc = parseDocument(text, { lineCounter: lines, prettyErrors: false, uniqueKeys: true });
-  const loc: Located = { doc, lines, file, overrides };
+  let doc: Document.Parsed;
+  try {
+    doc = parseDocument(text, { lineCounter: lines, prettyErrors: false, uniqueKeys: false });
+  } catch (e) {
+    // The composer recurses per nesting level: a document nested thousands deep overflows it.
+    if (e instanceof RangeError) return { ok: false, errors: [{ file, line: 1, col: 1, path: '', message: 'syntax error: the document is nested too deeply' }] };
+    throw e;
+  }
+  const loc: Located = { doc, lines, file, overrides, index: new WeakMap() };
   if (doc.errors.length > 0) {
     return {
       ok: false,
@@ -261,7 +382,23 @@ export function parseScenario(text: string, file: string, overrides: readonly Ov
       }),
     };
   }
-  const data: unknown = doc.toJS({ maxAliasCount: 100 });
+  const dups = duplicateKeys(loc);
+  if (dups.length > 0) return { ok: false, errors: dups };
+  let data: unknown;
+  try {
+    data = doc.toJS({ maxAliasCount: MAX_ALIAS_COUNT });
+  } catch (e) {
+    if (e instanceof ReferenceError) {
+      // yaml: "Excessive alias count indicates a resource exhaustion attack" (or an unresolved alias).
+      const { line, col } = firstAlias(loc);
+      return {
+        ok: false,
+        errors: [{ file, line, col, path: '', message: `aliases expand beyond ${MAX_ALIAS_COUNT} nodes (or do not resolve): refused as a resource exhaustion attack` }],
+      };
+    }
+    if (e instanceof RangeError) return { ok: false, errors: [{ file, line: 1, col: 1, path: '', message: 'syntax error: the document is nested too deeply' }] };
+    throw e;
+  }
   if (data === null || typeof data !== 'object' || Array.isArray(data)) {
     return { ok: false, errors: [{ file, line: 1, col: 1, path: '', message: 'expected a mapping at the top level' }] };
   }
@@ -269,7 +406,13 @@ export function parseScenario(text: string, file: string, overrides: readonly Ov
     const failed = applyOverrides(data as Record<string, unknown>, overrides);
     if (failed.length > 0) return { ok: false, errors: failed };
   }
-  const parsed = scenarioSchema.safeParse(data);
+  let parsed: ReturnType<typeof scenarioSchema.safeParse>;
+  try {
+    parsed = scenarioSchema.safeParse(data);
+  } catch (e) {
+    if (e instanceof RangeError) return { ok: false, errors: [{ file, line: 1, col: 1, path: '', message: 'the document is nested too deeply' }] };
+    throw e;
+  }
   if (!parsed.success) return { ok: false, errors: zodToDiagnostics(loc, parsed.error) };
   const semantic = semanticChecks(loc, parsed.data);
   if (semantic.length > 0) return { ok: false, errors: semantic };

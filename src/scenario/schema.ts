@@ -6,6 +6,16 @@
  */
 import { PROFILE_NAMES } from './profiles.js';
 import { z } from 'zod';
+import { quote } from './diagnostics.js';
+
+/** A short, escaped description of an input value for messages. */
+function shown(v: unknown): string {
+  if (typeof v === 'string') return quote(v, 40);
+  if (typeof v === 'number' || typeof v === 'boolean' || typeof v === 'bigint') return String(v);
+  if (v === undefined) return 'nothing';
+  if (v === null) return 'null';
+  return Array.isArray(v) ? 'a list' : typeof v === 'object' ? 'a mapping' : typeof v;
+}
 
 const UNITS: Record<string, number> = { '': 1, k: 1e3, K: 1024, KiB: 1024, M: 1e6, MiB: 1 << 20, G: 1e9, GiB: 1 << 30 };
 
@@ -15,15 +25,28 @@ const sizeLike = z.union([
   z.string().transform((s, ctx) => {
     const m = /^(0x[0-9a-fA-F]+|\d+)\s*(k|K|KiB|M|MiB|G|GiB)?$/.exec(s.trim());
     if (m === null) {
-      ctx.addIssue({ code: 'custom', message: `expected a size like 4096, 0x1000 or 16MiB, got "${s}"` });
+      ctx.addIssue({ code: 'custom', message: `expected a size like 4096, 0x1000 or 16MiB, got ${shown(s)}` });
       return z.NEVER;
     }
     return Number(m[1]) * UNITS[m[2] ?? '']!;
   }),
 ]);
 
-const posInt = z.number({ error: (i) => `expected a positive integer, got ${JSON.stringify(i.input)}` }).int().positive();
-const nonNegInt = z.number({ error: (i) => `expected a non-negative integer, got ${JSON.stringify(i.input)}` }).int().nonnegative();
+const posInt = z.number({ error: (i) => `expected a positive integer, got ${shown(i.input)}` }).int().positive();
+const nonNegInt = z.number({ error: (i) => `expected a non-negative integer, got ${shown(i.input)}` }).int().nonnegative();
+
+/**
+ * Bounds of what the model can run (validation bounds them so a run never breaks on a number the
+ * scenario allowed). Configured times and latencies are at most 2^48 ns (about 3.3 days of virtual
+ * time); the engine's horizon is 2^52 ns (src/sim/engine.ts), so start times plus many latencies
+ * stay exact integers.
+ */
+export const MAX_CONFIG_NS = 2 ** 48;
+/** A time or latency in ns: an integer in 0..2^48. */
+const nsInt = nonNegInt.max(MAX_CONFIG_NS, `expected at most 2^48 ns (${MAX_CONFIG_NS}), the longest time a scenario may configure`);
+const nsPos = posInt.max(MAX_CONFIG_NS, `expected at most 2^48 ns (${MAX_CONFIG_NS}), the longest time a scenario may configure`);
+/** A count bounded by `max`, with the reason in the message. */
+const countMax = (max: number, why: string) => posInt.max(max, `expected at most ${max} (${why})`);
 
 /** A probability as an integer ratio "1/1000" (or 0 / 1). */
 export const ratio = z.union([
@@ -32,7 +55,12 @@ export const ratio = z.union([
   z.string().transform((s, ctx) => {
     const m = /^\s*(\d+)\s*\/\s*(\d+)\s*$/.exec(s);
     if (m === null || Number(m[2]) === 0 || Number(m[1]) > Number(m[2])) {
-      ctx.addIssue({ code: 'custom', message: `expected a probability "num/den" with num <= den, got "${s}"` });
+      ctx.addIssue({ code: 'custom', message: `expected a probability "num/den" with num <= den, got ${shown(s)}` });
+      return z.NEVER;
+    }
+    // The seeded streams draw below(den) from 32 random bits (src/sim/random.ts).
+    if (Number(m[2]) > 2 ** 32) {
+      ctx.addIssue({ code: 'custom', message: `expected a denominator of at most 2^32 (4294967296), got ${m[2]}` });
       return z.NEVER;
     }
     return { num: Number(m[1]), den: Number(m[2]) };
@@ -41,16 +69,27 @@ export const ratio = z.union([
 export type Ratio = { num: number; den: number };
 
 export const latencySchema = z.discriminatedUnion('dist', [
-  z.strictObject({ dist: z.literal('fixed'), ns: nonNegInt }),
-  z.strictObject({ dist: z.literal('uniform'), min_ns: nonNegInt, max_ns: nonNegInt }).refine((v) => v.max_ns >= v.min_ns, {
+  z.strictObject({ dist: z.literal('fixed'), ns: nsInt }),
+  z.strictObject({ dist: z.literal('uniform'), min_ns: nsInt, max_ns: nsInt }).refine((v) => v.max_ns >= v.min_ns, {
     message: 'max_ns must be >= min_ns',
     path: ['max_ns'],
   }),
-  z.strictObject({ dist: z.literal('exponential'), mean_ns: posInt, min_ns: nonNegInt.optional() }),
-  z.strictObject({ dist: z.literal('lognormal'), median_ns: posInt, sigma: z.number().nonnegative(), max_ns: posInt.optional() }),
+  z.strictObject({ dist: z.literal('exponential'), mean_ns: nsPos, min_ns: nsInt.optional() }),
+  z.strictObject({
+    dist: z.literal('lognormal'),
+    median_ns: nsPos,
+    // e^(10·z): a factor of 22 000 per standard deviation is far wider than any measured latency;
+    // larger spreads only make samples overflow to the clamp.
+    sigma: z.number().nonnegative().max(10, 'expected a sigma of at most 10 (e^10 per standard deviation)'),
+    max_ns: nsPos.optional(),
+  }),
   z.strictObject({
     dist: z.literal('empirical'),
-    table: z.array(z.strictObject({ ns: nonNegInt, weight: z.number().nonnegative() })).min(1),
+    table: z
+      .array(z.strictObject({ ns: nsInt, weight: z.number().nonnegative().max(1e15, 'expected a weight of at most 1e15') }))
+      .min(1)
+      .max(65536)
+      .refine((t) => t.some((r) => r.weight > 0), { message: 'expected at least one row with a positive weight (all weights are 0)' }),
   }),
 ]);
 
@@ -93,7 +132,7 @@ const vtdSchema = z
     /** Whether hardware keeps writing entries while PRO is set ((verify) in the reference). */
     write_while_pro: z.boolean().default(false),
     /** Entries the PRQ thread handles per interrupt before re-reading the tail. */
-    prq_batch: posInt.default(64),
+    prq_batch: countMax(1 << 14, 'the largest PRQ holds 16384 entries').default(64),
   })
   .prefault({});
 
@@ -111,7 +150,17 @@ const smmuSchema = z
 
 const amdSchema = z
   .strictObject({
-    ppr_log_entries: z.number().int().min(8).max(1 << 15).default(512),
+    /**
+     * PPR log length: the PPR Log Base Address Register (MMIO 0038h, AMD IOMMU spec 48882 §3.4)
+     * encodes it as 2^PPRLen entries with PPRLen 1000b..1111b — 256 to 32768 entries, smaller
+     * values reserved. Linux allocates 512 (PPR_LOG_SIZE in drivers/iommu/amd/amd_iommu_types.h).
+     */
+    ppr_log_entries: z
+      .number()
+      .int()
+      .min(256, 'expected at least 256 entries (PPRLen 1000b; smaller lengths are reserved in the AMD IOMMU spec)')
+      .max(1 << 15, 'expected at most 32768 entries (PPRLen 1111b)')
+      .default(512),
     /** Whether the IOMMU auto-responds to a dropped L=1 request ((verify) in the reference). */
     overflow_autoresp: z.boolean().default(false),
   })
@@ -138,7 +187,7 @@ const deviceSchema = z
       z.string().transform((s, ctx) => {
         const m = /^([0-9a-fA-F]{1,2}):([0-9a-fA-F]{1,2})\.([0-7])$/.exec(s);
         if (m === null) {
-          ctx.addIssue({ code: 'custom', message: `expected a requester ID like "00:02.0" or a number, got "${s}"` });
+          ctx.addIssue({ code: 'custom', message: `expected a requester ID like "00:02.0" or a number, got ${shown(s)}` });
           return z.NEVER;
         }
         return (parseInt(m[1]!, 16) << 8) | (parseInt(m[2]!, 16) << 3) | Number(m[3]);
@@ -155,14 +204,15 @@ const deviceSchema = z
       .prefault({}),
     pri: z
       .strictObject({
-        capacity: posInt.default(512),
-        allocation: posInt.default(256),
+        /** Outstanding Page Request Capacity/Allocation are 32-bit registers (PCIe §10.5.2). */
+        capacity: countMax(0xffff_ffff, 'a 32-bit register').default(512),
+        allocation: countMax(0xffff_ffff, 'a 32-bit register').default(256),
         response_pasid_required: z.boolean().default(true),
       })
       .prefault({}),
     ats: z
       .strictObject({
-        atc_entries: posInt.default(64),
+        atc_entries: countMax(1 << 24, 'the model caches at most 2^24 translations per function').default(64),
         stu: z.number().int().min(0).max(31).default(0),
       })
       .prefault({}),
@@ -222,16 +272,20 @@ const workloadSchema = z
     stride_pages: posInt.default(16),
     /** Accesses per burst and gap between bursts (pattern burst). */
     burst_accesses: posInt.default(256),
-    burst_gap_ns: nonNegInt.default(100_000),
+    burst_gap_ns: nsInt.default(100_000),
     /** Accesses per microsecond on average (exponential inter-arrival). */
-    rate_per_us: z.number().positive().default(1),
+    rate_per_us: z
+      .number()
+      .min(1e-9, 'expected at least 1e-9 accesses per µs (one per 1000 s)')
+      .max(1e6, 'expected at most 1e6 accesses per µs')
+      .default(1),
     /**
      * Gap between accesses as a distribution (e.g. an empirical table fitted by `iopf fit`); when
      * set it replaces the exponential gaps at rate_per_us.
      */
     interarrival_ns: latencySchema.optional(),
     accesses: nonNegInt,
-    start_ns: nonNegInt.default(0),
+    start_ns: nsInt.default(0),
     /** Pages per page request group (the DMA engine's batching): requests 1..n-1 L=0, n-th L=1. */
     prg_pages: z.number().int().min(1).max(64).default(1),
     access: accessSchema,
@@ -240,18 +294,18 @@ const workloadSchema = z
   });
 
 const actionSchema = z.discriminatedUnion('op', [
-  z.strictObject({ op: z.literal('bind'), at_ns: nonNegInt, device: z.string(), process: z.string() }),
-  z.strictObject({ op: z.literal('unbind'), at_ns: nonNegInt, device: z.string(), process: z.string() }),
-  z.strictObject({ op: z.literal('exit'), at_ns: nonNegInt, process: z.string() }),
-  z.strictObject({ op: z.literal('pri_disable'), at_ns: nonNegInt, device: z.string() }),
-  z.strictObject({ op: z.literal('pri_enable'), at_ns: nonNegInt, device: z.string() }),
-  z.strictObject({ op: z.literal('pri_reset'), at_ns: nonNegInt, device: z.string() }),
-  z.strictObject({ op: z.literal('remove_device'), at_ns: nonNegInt, device: z.string() }),
-  z.strictObject({ op: z.literal('iommufd_close'), at_ns: nonNegInt, fault: z.string() }),
-  z.strictObject({ op: z.literal('iommufd_destroy'), at_ns: nonNegInt, fault: z.string() }),
-  z.strictObject({ op: z.literal('iommufd_detach'), at_ns: nonNegInt, device: z.string(), process: z.string() }),
+  z.strictObject({ op: z.literal('bind'), at_ns: nsInt, device: z.string(), process: z.string() }),
+  z.strictObject({ op: z.literal('unbind'), at_ns: nsInt, device: z.string(), process: z.string() }),
+  z.strictObject({ op: z.literal('exit'), at_ns: nsInt, process: z.string() }),
+  z.strictObject({ op: z.literal('pri_disable'), at_ns: nsInt, device: z.string() }),
+  z.strictObject({ op: z.literal('pri_enable'), at_ns: nsInt, device: z.string() }),
+  z.strictObject({ op: z.literal('pri_reset'), at_ns: nsInt, device: z.string() }),
+  z.strictObject({ op: z.literal('remove_device'), at_ns: nsInt, device: z.string() }),
+  z.strictObject({ op: z.literal('iommufd_close'), at_ns: nsInt, fault: z.string() }),
+  z.strictObject({ op: z.literal('iommufd_destroy'), at_ns: nsInt, fault: z.string() }),
+  z.strictObject({ op: z.literal('iommufd_detach'), at_ns: nsInt, device: z.string(), process: z.string() }),
   /** `fault`: the new hwpt's fault object (default: the same one; null: a hwpt without one). */
-  z.strictObject({ op: z.literal('iommufd_replace'), at_ns: nonNegInt, device: z.string(), process: z.string(), fault: z.string().nullable().optional() }),
+  z.strictObject({ op: z.literal('iommufd_replace'), at_ns: nsInt, device: z.string(), process: z.string(), fault: z.string().nullable().optional() }),
 ]);
 
 const iommufdSchema = z.strictObject({
@@ -261,7 +315,7 @@ const iommufdSchema = z.strictObject({
       z.strictObject({
         name: z.string().min(1),
         /** Records read per read() call (buffer = batch × 40 bytes). */
-        read_batch: posInt.default(16),
+        read_batch: countMax(1 << 16, 'a read() buffer of at most 64 Ki records').default(16),
         /** success / invalid: answer every group so; failure: try to answer FAILURE (the kernel
          * refuses it unless bug iommufd-accepts-failure); drop-and-close: read, never answer, close. */
         policy: z.enum(['success', 'invalid', 'failure', 'drop-and-close']).default('success'),
@@ -396,7 +450,7 @@ export const scenarioSchema = z.strictObject({
   kernel: z.enum(PROFILE_NAMES).default('reference'),
   seed: nonNegInt.optional(),
   /** Virtual time to stop at (the run also stops when nothing is left to do). */
-  until_ns: posInt.optional(),
+  until_ns: posInt.max(2 ** 52, 'expected at most 2^52 ns (the engine\'s time horizon)').optional(),
   limits: z
     .strictObject({
       max_events: posInt.default(200_000_000),
@@ -409,8 +463,9 @@ export const scenarioSchema = z.strictObject({
   iommu: iommuSchema,
   iopf: z
     .strictObject({
-      /** Workqueue max_active of the fault queue. */
-      workers: posInt.default(4),
+      /** Workqueue max_active of the fault queue; the kernel clamps max_active to WQ_MAX_ACTIVE
+       * (2048, enum wq_consts in include/linux/workqueue.h; wq_clamp_max_active in kernel/workqueue.c). */
+      workers: countMax(2048, 'WQ_MAX_ACTIVE: the kernel clamps a workqueue\'s max_active to 2048').default(4),
     })
     .prefault({}),
   devices: z.array(deviceSchema).min(1).max(256),

@@ -21,13 +21,21 @@ export interface Limits {
   maxPending: number;
 }
 
+/**
+ * The end of virtual time: 2^52 ns (about 52 days). A step scheduled later than this — a latency
+ * drawn from a heavy tail, a start time near 2^53 — never runs; the run ends at the horizon with
+ * stop reason 'time-horizon'. Keeping every time at or below 2^52 also keeps `now + delay` exact
+ * for any delay up to 2^52, so time stays a safe integer.
+ */
+export const TIME_HORIZON_NS = 2 ** 52;
+
 export const DEFAULT_LIMITS: Limits = {
   maxEvents: 2_000_000_000,
-  maxTimeNs: Number.MAX_SAFE_INTEGER,
+  maxTimeNs: TIME_HORIZON_NS,
   maxPending: 1 << 24,
 };
 
-export type StopReason = 'drained' | 'max-events' | 'max-time' | 'stopped';
+export type StopReason = 'drained' | 'max-events' | 'max-time' | 'time-horizon' | 'stopped';
 
 export interface RunResult {
   reason: StopReason;
@@ -97,6 +105,8 @@ export class Sim implements AssertContext {
 
   /** Schedule an event at absolute time `time` (integer ns, not in the past). */
   at(time: number, kind: number, a = 0, b = 0, payload?: unknown, channel = -1): void {
+    // Beyond the horizon (Infinity included): parked just past it, where no run reaches.
+    if (time > TIME_HORIZON_NS) time = TIME_HORIZON_NS + 1;
     assert(Number.isSafeInteger(time), 'Sim.at: time must be a safe integer (ns)');
     assert(time >= this.now, 'Sim.at: time is in the past');
     assert(kind >= 0 && kind < this.handlers.length, 'Sim.at: unknown event kind');
@@ -183,7 +193,7 @@ export class Sim implements AssertContext {
   /** Run until the queue drains, a limit is reached, or `stop()` is called. */
   run(limits: Partial<Limits> = {}): RunResult {
     const maxEvents = limits.maxEvents ?? this.limits.maxEvents;
-    const maxTime = limits.maxTimeNs ?? this.limits.maxTimeNs;
+    const maxTime = Math.min(limits.maxTimeNs ?? this.limits.maxTimeNs, TIME_HORIZON_NS);
     const heap = this.heap;
     const handlers = this.handlers;
     const payloads = this.payloads;
@@ -198,8 +208,13 @@ export class Sim implements AssertContext {
           break;
         }
         if (this.nextTime() > maxTime) {
-          this.now = maxTime;
-          reason = 'max-time';
+          if (maxTime === TIME_HORIZON_NS) {
+            // Only steps parked past the horizon are left: the run ends at its last step.
+            reason = 'time-horizon';
+          } else {
+            this.now = maxTime;
+            reason = 'max-time';
+          }
           break;
         }
         const slot = this.nextSlot();

@@ -69,7 +69,9 @@ export class EventHeap {
 
   /** Insert; returns the slot. */
   push(time: number, seq: number, kind: number, a: number, b: number, p: number, ch = -1): number {
-    if (this.size === this.capacity) this.grow();
+    // Grow when no slot is free. Not `size === capacity`: slots popped but not yet released (the
+    // engine's same-time tie buffer holds up to 32) are in use while no longer counted in `size`.
+    if (this.freeTop === 0 && this.nextSlot === this.capacity) this.grow();
     const slot = this.freeTop > 0 ? this.freeSlots[--this.freeTop]! : this.nextSlot++;
     this.time[slot] = time;
     this.seq[slot] = seq;

@@ -118,17 +118,36 @@ export class RandomChooser implements Chooser {
   }
 }
 
-/** Replays a recorded choice list; past its end it answers 0 (first ready step, no fault). */
+/** A recorded choice that does not fit the run replaying it: input that belongs to another run. */
+export interface ChoiceMismatch {
+  /** Index in the recorded list. */
+  readonly at: number;
+  readonly choice: number;
+  /** Alternatives at that point (2 for a fault site). */
+  readonly n: number;
+}
+
+/**
+ * Replays a recorded choice list; past its end it answers 0 (first ready step, no fault). A
+ * recorded choice out of range (a list from another scenario, seed or version) is input, not a
+ * broken invariant: the first one is kept in `mismatch`, 0 is taken, and the caller reports it.
+ */
 export class ReplayChooser implements Chooser {
   private pos = 0;
+  mismatch: ChoiceMismatch | undefined;
   constructor(private readonly choices: readonly number[]) {}
   choose(n: number): number {
-    const c = this.choices[this.pos++] ?? 0;
-    assert(c >= 0 && c < n, 'ReplayChooser: recorded choice out of range (trace from another scenario?)');
-    return c;
+    const at = this.pos++;
+    const c = this.choices[at] ?? 0;
+    if (c >= 0 && c < n) return c;
+    this.mismatch ??= { at, choice: c, n };
+    return 0;
   }
   chance(_num: number, _den: number): boolean {
-    return (this.choices[this.pos++] ?? 0) === 1;
+    const at = this.pos++;
+    const c = this.choices[at] ?? 0;
+    if (c !== 0 && c !== 1) this.mismatch ??= { at, choice: c, n: 2 };
+    return c === 1;
   }
   get consumed(): number {
     return this.pos;
@@ -143,11 +162,16 @@ export class PrefixChooser implements Chooser {
   private pos = 0;
   readonly arity: number[] = [];
   readonly taken: number[] = [];
+  /** The first prefix choice out of range (a prefix from another run, see ReplayChooser). */
+  mismatch: ChoiceMismatch | undefined;
   constructor(private readonly prefix: readonly number[]) {}
   choose(n: number): number {
-    const c = this.pos < this.prefix.length ? this.prefix[this.pos]! : 0;
+    let c = this.pos < this.prefix.length ? this.prefix[this.pos]! : 0;
+    if (!(c >= 0 && c < n)) {
+      this.mismatch ??= { at: this.pos, choice: c, n };
+      c = 0;
+    }
     this.pos++;
-    assert(c < n, 'PrefixChooser: prefix choice out of range');
     this.arity.push(n);
     this.taken.push(c);
     return c;

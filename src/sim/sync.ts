@@ -116,8 +116,13 @@ export interface WorkItem {
  */
 export class Workqueue {
   private readonly pending: BoundedFifo<WorkItem>;
+  /** Workers that ran and went idle, most recent last (reused first). */
   private readonly idle: number[] = [];
-  private readonly running: (WorkItem | undefined)[];
+  /** Workers [nextFresh, workers) never ran: handed out in order when `idle` is empty, so memory
+   * follows the workers a run uses, not max_active. */
+  private nextFresh = 0;
+  private busyCount = 0;
+  private readonly running: (WorkItem | undefined)[] = [];
   private queuedSeq = 0;
   /** Items not yet finished, by queue generation (seq → count). */
   private readonly unfinished = new Map<number, number>();
@@ -137,15 +142,13 @@ export class Workqueue {
   ) {
     assert(workers >= 1, 'Workqueue: needs at least one worker');
     this.pending = new BoundedFifo(name, pendingLimit);
-    this.running = new Array<WorkItem | undefined>(workers).fill(undefined);
-    for (let w = workers - 1; w >= 0; w--) this.idle.push(w);
     this.dispatchKind = sim.registerKind(`wq:${name}:dispatch`, (worker) => {
       this.dispatch(worker);
     });
   }
 
   get busy(): number {
-    return this.workers - this.idle.length;
+    return this.busyCount;
   }
   get queued(): number {
     return this.pending.length;
@@ -165,8 +168,10 @@ export class Workqueue {
   }
 
   private kick(): void {
-    while (this.idle.length > 0 && this.pending.length > 0) {
-      const w = this.idle.pop()!;
+    while (this.busyCount < this.workers && this.pending.length > 0) {
+      // The same worker order as a stack holding every worker, lowest number on top.
+      const w = this.idle.length > 0 ? this.idle.pop()! : this.nextFresh++;
+      this.busyCount++;
       // Reserve the worker now; the item starts after the dispatch latency (wake-up, scheduling).
       this.running[w] = this.pending.shift()!;
       if (this.busy > this.busyHighWater) this.busyHighWater = this.busy;
@@ -188,6 +193,7 @@ export class Workqueue {
     item.workQueued = false;
     this.unfinished.delete(item.workSeq);
     this.idle.push(worker);
+    this.busyCount--;
     this.releaseFlushers();
     this.kick();
   }

@@ -373,7 +373,7 @@ export class JsonlParser {
     }
     const kind = KIND_BY_NAME.get(ev);
     if (kind === undefined) {
-      d(`expected a known event kind got "${ev.length > 40 ? ev.slice(0, 40) + '...' : ev}"`, 'unknown-kind');
+      d(`expected a known event kind got ${shortValue(ev)}`, 'unknown-kind');
       return;
     }
     const t = rec.t;
@@ -403,7 +403,7 @@ export class JsonlParser {
     if (bad) return;
     for (const key in rec) {
       if (key !== 't' && key !== 'ev' && !names.has(key)) {
-        d(`expected only the fields of ${ev} got "${key.length > 40 ? key.slice(0, 40) + '...' : key}"`, 'unknown-field', 'warning');
+        d(`expected only the fields of ${ev} got ${shortValue(key)}`, 'unknown-field', 'warning');
       }
     }
     if (t < this.lastT) {

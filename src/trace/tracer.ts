@@ -7,6 +7,20 @@
 import { createHash, type Hash } from 'node:crypto';
 import { TRACE_KIND_COUNT } from './events.js';
 
+/**
+ * A sink could not write its output (a full disk, a closed pipe): an operating error about the
+ * output file, not a broken model invariant. The run stops and the error reaches the caller.
+ */
+export class SinkWriteError extends Error {
+  override readonly name = 'SinkWriteError';
+  constructor(
+    readonly path: string,
+    readonly reason: string,
+  ) {
+    super(`cannot write ${path}: ${reason}`);
+  }
+}
+
 export interface TraceSink {
   onEvent(t: number, kind: number, f0: number, f1: number, f2: number, f3: number, f4: number, f5: number): void;
   /** Called once after the run (end-of-run checks, flushing writers). */

@@ -509,7 +509,9 @@ describe('ftrace round trip', () => {
   });
 
   it('FTRACE.ROUNDTRIP.NS: with nsTimestamps, any ns timestamp survives; by default it is rounded to the us', () => {
-    const tsNsArb = fc.integer({ min: 0, max: Number.MAX_SAFE_INTEGER });
+    // Up to 2^53 - 1 ns after rounding to the µs: the reader refuses a timestamp it cannot hold
+    // exactly (HOSTILE.09.FTRACE_TIMESTAMP).
+    const tsNsArb = fc.integer({ min: 0, max: Number.MAX_SAFE_INTEGER - 1000 });
     fc.assert(
       fc.property(responseArb(tsNsArb), (rec) => {
         expect(recordOf(formatQiSubmitPageGrpResp(rec, { nsTimestamps: true }))).toEqual(rec);

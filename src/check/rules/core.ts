@@ -1,6 +1,6 @@
 /** The io-pgfault core's contract (linux-iopf §3-§6): flush, responses, remove, partial faults, groups. */
 import { HandlerType, PartialFree, RespSource, TraceKind } from '../../trace/events.js';
-import { LATE_IGNORED, dpKey, prgiOfGrpid } from '../state.js';
+import { LATE_IGNORED, dpKey, fifoMap, prgiOfGrpid } from '../state.js';
 import { defineRule, type RuleDef } from './rule.js';
 
 const T = TraceKind;
@@ -19,10 +19,10 @@ export const CORE_RULES: readonly RuleDef[] = [
         if (result !== 0) return;
         v.mark();
         const wqOnly = pasid < 0 || st.opts.flushContract === 'workqueue';
-        for (const [id, g] of st.groups) {
+        for (const [id, g] of st.groups.ofDevice(dev)) {
           // iommufd's handler only queues the group for user space: user space holding it is not a
           // handler still running (the 'seed' contract's pending check below covers it).
-          if (g.dev === dev && g.live && (pasid < 0 || g.pasid === pasid) && g.handler !== HandlerType.IOMMUFD && (!wqOnly || g.handler === HandlerType.SVA)) {
+          if (g.live && (pasid < 0 || g.pasid === pasid) && g.handler !== HandlerType.IOMMUFD && (!wqOnly || g.handler === HandlerType.SVA)) {
             v.violate(`handler of group ${id} (device ${dev} PASID ${g.pasid}) still runs after the flush`);
           }
         }
@@ -30,13 +30,18 @@ export const CORE_RULES: readonly RuleDef[] = [
       },
       // What the flush left behind, judged once the instant is over.
       deferred(_k, dev, pasid, seq) {
-        for (const [id, g] of st.groups) {
-          if (g.dev === dev && g.pasid === pasid && g.seq < seq) {
+        // Each leftover is reported once (a later flush does not report it again): the check
+        // stays linear in the trace however many flushes find the same leftovers.
+        for (const [id, g] of st.groups.ofDevice(dev)) {
+          if (g.pasid === pasid && g.seq < seq && g.flushReported !== true) {
+            g.flushReported = true;
             v.violate(`group ${id} of device ${dev} PASID ${pasid} still pending after the flush`, false, { dev, pasid, group: id });
           }
         }
-        for (const [req, p] of st.partials) {
-          if (p.dev === dev && p.pasid === pasid && p.seq < seq) {
+        for (const [req, p] of st.partials.ofDevice(dev)) {
+          if (p.pasid === pasid && p.seq < seq && p.flushReported !== true) {
+            // Still tracked: a group may gather it later (CORE.GROUP.ONE_PASID).
+            p.flushReported = true;
             v.violate(`partial fault ${req} of device ${dev} PASID ${pasid} survived the flush`, false, { dev, pasid, req });
           }
         }
@@ -53,12 +58,12 @@ export const CORE_RULES: readonly RuleDef[] = [
     on: [T.FLUSH_BEGIN, T.FLUSH_END, T.FAULT_REPORT],
     check: (_st, v) => {
       /** (device, PASID) pairs being flushed; PASID -1 for a whole-device flush. */
-      const flushing = new Set<number>();
+      const flushing = fifoMap<number>();
       return {
         onEvent(kind, dev, pasid) {
           if (kind === T.FLUSH_BEGIN) {
             v.mark();
-            flushing.add(dpKey(dev, pasid));
+            flushing.set(dpKey(dev, pasid), 1);
           } else if (kind === T.FLUSH_END) {
             flushing.delete(dpKey(dev, pasid));
           } else if (flushing.size > 0) {
@@ -120,8 +125,8 @@ export const CORE_RULES: readonly RuleDef[] = [
       onEvent(kind, dev, _pasid, _prgi, group, _code, source) {
         if (kind === T.DEVICE_REMOVE) {
           v.mark();
-          for (const [id, g] of st.groups) {
-            if (g.dev === dev && g.live) v.violate(`device ${dev} removed while a handler holds its group ${id}`);
+          for (const [id, g] of st.groups.ofDevice(dev)) {
+            if (g.live) v.violate(`device ${dev} removed while a handler holds its group ${id}`);
           }
           return;
         }
@@ -162,8 +167,8 @@ export const CORE_RULES: readonly RuleDef[] = [
         },
         deferred(_k, dev, _b, seq) {
           v.mark();
-          for (const [id, g] of st.groups) {
-            if (g.dev === dev && g.seq < seq) v.violate(`group ${id} of device ${dev} still pending after remove_device`, false, { dev, group: id });
+          for (const [id, g] of st.groups.ofDevice(dev)) {
+            if (g.seq < seq) v.violate(`group ${id} of device ${dev} still pending after remove_device`, false, { dev, group: id });
           }
         },
       };
@@ -185,15 +190,18 @@ export const CORE_RULES: readonly RuleDef[] = [
       deferred(kind, a, _b, seq) {
         v.mark();
         if (kind === T.DEVICE_REMOVE) {
-          for (const [req, p] of st.partials) {
-            if (p.dev === a && p.seq < seq) v.violate(`partial fault ${req} of device ${a} survived remove_device`, false, { dev: a, req });
+          for (const [req, p] of st.partials.ofDevice(a)) {
+            if (p.seq < seq) v.violate(`partial fault ${req} of device ${a} survived remove_device`, false, { dev: a, req });
           }
         } else {
-          for (const [req, p] of st.partials) {
-            if (st.devIommu[p.dev] === a && p.seq < seq) {
-              v.violate(`partial fault ${req} of device ${p.dev} survived discard_partial of IOMMU ${a}`, false, { dev: p.dev, req });
-            }
+          // The devices behind that IOMMU only, reported in the order the partials arrived.
+          const left: [number, { dev: number; seq: number }][] = [];
+          for (let dev = 0; dev < st.devIommu.length; dev++) {
+            if (st.devIommu[dev] !== a) continue;
+            for (const [req, p] of st.partials.ofDevice(dev)) if (p.seq < seq) left.push([req, p]);
           }
+          left.sort((x, y) => x[1].seq - y[1].seq);
+          for (const [req, p] of left) v.violate(`partial fault ${req} of device ${p.dev} survived discard_partial of IOMMU ${a}`, false, { dev: p.dev, req });
         }
       },
     }),
@@ -209,10 +217,10 @@ export const CORE_RULES: readonly RuleDef[] = [
     check: (st, v) => ({
       onEvent(_k, dev, _pasid, grpid, group) {
         v.mark();
-        const list = st.partialsBySlot.get(st.slot);
-        if (list === undefined) return;
+        const set = st.partialsBySlot.get(st.slot);
+        if (set === undefined) return;
         const prgi = prgiOfGrpid(grpid);
-        for (const req of list) {
+        for (const req of set) {
           const p = st.partials.get(req);
           // Same PRG index, another grpid: the core does not gather it, and once this group is
           // answered the index is reused, so nothing ever will (AMD's PPR tag as grpid). It stays
@@ -293,9 +301,9 @@ export const CORE_RULES: readonly RuleDef[] = [
         let listed = 0;
         const list = st.partialsBySlot.get(st.slot);
         if (list !== undefined) {
-          for (let i = 0; i < list.length; i++) {
-            const p = st.partials.get(list[i]!);
-            if (p !== undefined && p.dev === dev && p.grpid === grpid && list.indexOf(list[i]!) === i) listed++;
+          for (const req of list) {
+            const p = st.partials.get(req);
+            if (p !== undefined && p.dev === dev && p.grpid === grpid) listed++;
           }
         }
         if (count !== listed + 1) {
@@ -319,15 +327,13 @@ export const CORE_RULES: readonly RuleDef[] = [
     check: (st, v) => ({
       onEvent(_k, dev, pasid, grpid, group) {
         v.mark();
-        const list = st.partialsBySlot.get(st.slot);
-        if (list === undefined) return;
+        const set = st.partialsBySlot.get(st.slot);
+        if (set === undefined) return;
         const prgi = prgiOfGrpid(grpid);
-        for (let i = 0; i < list.length; i++) {
-          const req = list[i]!;
+        for (const req of set) {
           const p = st.partials.get(req);
-          // linux-iopf §3 step 5, observation (b): a partial of another PASID joins the group
-          // (each partial once, even if its id is listed twice).
-          if (p !== undefined && p.dev === dev && p.prgi === prgi && p.grpid === grpid && p.pasid !== pasid && list.indexOf(req) === i) {
+          // linux-iopf §3 step 5, observation (b): a partial of another PASID joins the group.
+          if (p !== undefined && p.dev === dev && p.prgi === prgi && p.grpid === grpid && p.pasid !== pasid) {
             v.violate(`group ${group} of device ${dev} PASID ${pasid} (PRG index ${prgi}) gathers partial fault ${req} of PASID ${p.pasid}`);
           }
         }

@@ -3,7 +3,7 @@
  * request protocol (HOST.RESP.*, HOST.STOP.*, hardware ref §1.6).
  */
 import { PciRespCode, RecvOutcome, TraceKind } from '../../trace/events.js';
-import { D_CLOSED, D_IDLE, D_OPEN, H_COMPLETE, H_PARTIAL, Resp, dpKey } from '../state.js';
+import { D_CLOSED, D_IDLE, D_OPEN, H_COMPLETE, H_PARTIAL, Resp, dpKey, fifoMap } from '../state.js';
 import { defineRule, type RuleDef } from './rule.js';
 
 const T = TraceKind;
@@ -128,7 +128,7 @@ export const PCIE_RULES: readonly RuleDef[] = [
     on: [T.STOP_MARKER, T.PAGE_REQUEST, T.BIND],
     check: (st, v) => {
       /** (device, PASID) pairs that sent a Stop Marker and were not bound again. */
-      const stopped = new Set<number>();
+      const stopped = fifoMap<number>();
       return {
         onEvent(kind, dev, pasid, _f2, _f3, f4) {
           if (kind === T.STOP_MARKER) {
@@ -137,7 +137,7 @@ export const PCIE_RULES: readonly RuleDef[] = [
             if (st.hostOnly) return;
             // Armed: the requests that follow are tested against it.
             v.mark();
-            stopped.add(dpKey(dev, pasid));
+            stopped.set(dpKey(dev, pasid), 1);
           } else if (kind === T.BIND) {
             if (f4 === 0) stopped.delete(dpKey(dev, pasid));
           } else if (stopped.size > 0) {

@@ -4,7 +4,7 @@
  * auto-responds).
  */
 import { PrFlag, TraceKind } from '../../trace/events.js';
-import { NOT_DROPPED, dpKey, fifoSet } from '../state.js';
+import { NOT_DROPPED, dpKey, fifoMap } from '../state.js';
 import { defineRule, type RuleDef } from './rule.js';
 
 const T = TraceKind;
@@ -38,14 +38,14 @@ export const VTD_RULES: readonly RuleDef[] = [
     on: [T.QUEUE_DROP, T.AUTO_RESPONSE],
     check: (st, v) => {
       /** Dropped L=1 requests still owed a hardware response. */
-      const owed = new Map<number, { dev: number; prgi: number; t: number }>();
+      const owed = fifoMap<{ dev: number; prgi: number; t: number }>();
       return {
         onEvent(kind, dev, _pasid, prgi, req, iommu, flags) {
           if (st.stopReq) return;
           if (kind === T.QUEUE_DROP) {
             if ((flags & PrFlag.LAST) !== 0 && st.opts.overflowAutoResponse?.get(iommu) === true && (flags & (PrFlag.READ | PrFlag.WRITE)) !== 0) {
               v.mark();
-              fifoSet(owed, req, { dev, prgi, t: st.now });
+              owed.set(req, { dev, prgi, t: st.now });
             }
           } else if (owed.delete(req)) {
             v.mark();
@@ -71,15 +71,15 @@ export const VTD_RULES: readonly RuleDef[] = [
     on: [T.DRAIN_END, T.QUEUE_WRITE, T.FAULT_REPORT, T.BIND],
     check: (st, v) => {
       /** (device, PASID) pairs drained and not bound again. */
-      const drained = new Set<number>();
+      const drained = fifoMap<number>();
       /** Requests already reported at queue time (not again when the driver reports them). */
-      const reported = new Map<number, number>();
+      const reported = fifoMap<number>();
       return {
         onEvent(kind, dev, pasid, _f2, req, f4) {
           switch (kind) {
             case T.DRAIN_END:
               v.mark();
-              drained.add(dpKey(dev, pasid));
+              drained.set(dpKey(dev, pasid), 1);
               break;
             case T.BIND:
               if (f4 === 0) drained.delete(dpKey(dev, pasid));
@@ -89,7 +89,7 @@ export const VTD_RULES: readonly RuleDef[] = [
               v.mark();
               if (drained.has(dpKey(dev, pasid))) {
                 v.violate(`page request ${req} of device ${dev} PASID ${pasid} queued after its drain returned`);
-                fifoSet(reported, req, 1);
+                reported.set(req, 1);
               }
               break;
             case T.FAULT_REPORT:

@@ -23,6 +23,7 @@ import type { Continuation } from '../../sim/sync.js';
 import type { Rng } from '../../sim/random.js';
 import type { ModelEnv } from '../../env/env.js';
 import { FaultFlag, RespCode, type FaultRecord, type PageResponse } from '../../iopf/types.js';
+import { LATE_IGNORED } from '../../iopf/core.js';
 import type { PageRequestMsg, PrgResponseMsg } from '../../pcie/messages.js';
 import { PciRespCode, PrFlag, RespSource, TraceKind } from '../../trace/events.js';
 import type { DeviceView, IommuFrontend, IommuFrontendDeps } from '../frontend.js';
@@ -80,6 +81,8 @@ export class Smmuv3Iommu implements IommuFrontend {
   private readonly driverAnswersErrors: boolean;
   readonly priq: SmmuPriq;
   readonly stallUnit: SmmuStallUnit;
+  /** Per STAG reported to the core: the PRG index of its PCIe-side group (trace bookkeeping). */
+  private readonly stagPrgi = new Map<number, number>();
   private readonly rng: Rng;
   private readonly kStep: number;
   private readonly kSend: number;
@@ -403,6 +406,10 @@ export class Smmuv3Iommu implements IommuFrontend {
       return;
     }
     this.c.reported++;
+    // Model bookkeeping for the trace: the PCIe-side group the STAG stands for, kept until the
+    // driver answers (bounded by the 16-bit STAG space).
+    const txn = this.stallUnit.get(e.stag);
+    if (txn !== undefined) this.stagPrgi.set(e.stag, txn.prgi);
     this.report(view.dev, faultFromStallEvent(e, view.dev, meta.reqId));
   }
 
@@ -415,14 +422,25 @@ export class Smmuv3Iommu implements IommuFrontend {
     if (this.mode === 'stall') {
       const action = resumeActionFromCode(resp.code);
       const txn = this.stallUnit.get(resp.grpid);
-      const pasid = txn !== undefined && txn.pasid >= 0 && view.responsePasidRequired ? txn.pasid : -1;
+      const prgi = this.stagPrgi.get(resp.grpid);
+      this.stagPrgi.delete(resp.grpid);
+      if (txn === undefined) {
+        // The STAG is no longer stalled (CMD_STALL_TERM ended it when the stream went away): the
+        // SMMU ignores this CMD_RESUME (SMMU.STALL.ONE_RESUME) and nothing reaches the device.
+        // Traced as a response attempt that is not on the wire (LATE_IGNORED), under the PRG
+        // index the STAG stood for.
+        this.issueCmd({ bytes: encodeResumeCmd({ sid: view.rid, ssec: false, action, stag: resp.grpid }), dev });
+        if (prgi !== undefined) this.env.tracer.emit(TraceKind.RESPONSE_SEND, dev, -1, prgi, fault.reqId, LATE_IGNORED, source);
+        return 0;
+      }
+      const pasid = txn.pasid >= 0 && view.responsePasidRequired ? txn.pasid : -1;
       const bytes = encodeResumeCmd({ sid: view.rid, ssec: false, action, stag: resp.grpid });
       this.c.responses++;
       this.env.tracer.emit(
         TraceKind.RESPONSE_SEND,
         dev,
         pasid,
-        txn === undefined ? -1 : txn.prgi,
+        txn.prgi,
         fault.reqId,
         pciCodeFromResume(action),
         source,

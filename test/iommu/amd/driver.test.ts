@@ -229,14 +229,15 @@ describe('AmdIommu', () => {
   });
 
   it('AMD.PPR.OVERFLOW: requests are lost (N−1 usable, then none while the bit is set), each loss accounted', () => {
-    const h = harness({ ppr_log_entries: 8 });
+    // The smallest log the spec allows: 256 entries (PPRLen 1000b), 255 usable.
+    const h = harness({ ppr_log_entries: 256 });
     const msgs = [];
-    for (let i = 0; i < 10; i++)
+    for (let i = 0; i < 258; i++)
       msgs.push(h.send(0, { prgi: i, flags: i % 2 === 0 ? PrFlag.READ : PrFlag.READ | PrFlag.LAST }));
-    expect(h.of(TraceKind.QUEUE_WRITE)).toHaveLength(7);
+    expect(h.of(TraceKind.QUEUE_WRITE)).toHaveLength(255);
     expect(h.of(TraceKind.QUEUE_OVERFLOW).map((e) => e.f[5])).toEqual([1]);
     // No auto-response by default: all three losses are drops, L=1 ones included.
-    expect(h.of(TraceKind.QUEUE_DROP).map((e) => e.f[3])).toEqual([7, 8, 9]);
+    expect(h.of(TraceKind.QUEUE_DROP).map((e) => e.f[3])).toEqual([255, 256, 257]);
     expect(h.of(TraceKind.AUTO_RESPONSE)).toHaveLength(0);
     // HOST.CONSERVATION at the queue: every request is either logged or dropped.
     expect(h.of(TraceKind.QUEUE_WRITE).length + h.of(TraceKind.QUEUE_DROP).length).toBe(h.sentCount());
@@ -245,20 +246,20 @@ describe('AmdIommu', () => {
     // Recovery: the thread drained the log and restarted logging.
     expect(h.of(TraceKind.QUEUE_OVERFLOW).map((e) => e.f[5])).toEqual([1, 0]);
     expect(h.amd.log.overflow).toBe(false);
-    expect(h.reported).toHaveLength(7);
+    expect(h.reported).toHaveLength(255);
     h.send(0, { prgi: 20 });
-    expect(h.of(TraceKind.QUEUE_WRITE)).toHaveLength(8);
+    expect(h.of(TraceKind.QUEUE_WRITE)).toHaveLength(256);
     expect(h.amd.stats()).toMatchObject({
       ppr_overflows: 1,
       ppr_lost: 3,
       ppr_restarts: 1,
-      ppr_log_usable: 7,
+      ppr_log_usable: 255,
     });
   });
 
   it('AMD.PPR.OVERFLOW with overflow_autoresp: a lost L=1 request is answered Success by the IOMMU', () => {
-    const h = harness({ ppr_log_entries: 8, overflow_autoresp: true });
-    for (let i = 0; i < 7; i++) h.send(0, { prgi: i });
+    const h = harness({ ppr_log_entries: 256, overflow_autoresp: true });
+    for (let i = 0; i < 255; i++) h.send(0, { prgi: i % 32 });
     const l1 = h.send(1, { prgi: 40, pasid: 3 });
     const l0 = h.send(0, { prgi: 41, flags: PrFlag.READ });
     const stop = h.send(0, { prgi: 0, flags: PrFlag.LAST, stop: true });

@@ -19,23 +19,8 @@ export interface HtmlReportExtras {
   latencyHistograms?: Partial<Record<HistName, Histogram>>;
 }
 
-/** Escape text for HTML element content and double- or single-quoted attribute values. */
-export function escapeHtml(s: string): string {
-  return s.replace(/[&<>"']/g, (c) => {
-    switch (c) {
-      case '&':
-        return '&amp;';
-      case '<':
-        return '&lt;';
-      case '>':
-        return '&gt;';
-      case '"':
-        return '&quot;';
-      default:
-        return '&#39;';
-    }
-  });
-}
+export { escapeHtml } from './escape.js';
+import { escapeHtml } from './escape.js';
 
 const e = escapeHtml;
 

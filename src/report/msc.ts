@@ -5,7 +5,7 @@
  * the step is a message from one lane to another, a dot when it happens on one lane, its number
  * and text beside. The last row marks the violation. Every string is escaped.
  */
-import { escapeHtml as e } from './html.js';
+import { escapeHtml as e } from './escape.js';
 import { LANES, type Counterexample } from './counterexample.js';
 
 const LANE_W = 128;

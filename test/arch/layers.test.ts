@@ -16,8 +16,8 @@ import ts from 'typescript';
 export const LAYERS: readonly string[] = [
   'sim', // engine, clock, streams, sync primitives, errno, assertions
   'layout', // descriptor tables and the generic coder
+  'io', // bounded input files, line reader, ftrace parser
   'scenario', // scenario schema and loader, bug catalogue
-  'io', // line reader, ftrace parser
   'trace', // event schema, tracer, writers and readers
   'check', // rules, shared state, monitor, offline checker: sees trace events only
   'report', // metrics, summary, run document, HTML report
@@ -32,6 +32,8 @@ export const LAYERS: readonly string[] = [
   'fit', // fitting a scenario's latencies to a measured trace
   'uapi', // user-space actors on the iommufd uAPI
   'root', // api.ts, index.ts
+  'explore', // scenario generation, shrinking, counterexamples: runs through the library façade
+  'parallel', // worker pool, sweeps, shards, progress: runs jobs through the library façade
   'cli', // commander wiring
 ];
 

@@ -536,7 +536,9 @@ export async function sweepCommand(ref: string | undefined, o: SweepOpts): Promi
     checkBugs(o.bug);
     const kernel = checkKernel(o.kernel);
     const m = /^(\d+)\.\.(\d+)$/.exec(o.seeds);
-    if (m === null || Number(m[2]) < Number(m[1]) || !Number.isSafeInteger(Number(m[2]))) throw new UsageError(`--seeds: expected a..b with a <= b, got "${o.seeds}"`);
+    if (m === null || Number(m[2]) < Number(m[1])) throw new UsageError(`--seeds: expected a..b with a <= b, got "${o.seeds}"`);
+    // Seeds are safe integers (every random stream is keyed by one: src/sim/random.ts).
+    if (!Number.isSafeInteger(Number(m[2]))) throw new UsageError(`--seeds: seeds are at most ${Number.MAX_SAFE_INTEGER} (2^53 − 1), got "${o.seeds}"`);
     const first = Number(m[1]);
     const last = Number(m[2]);
     let shard = { index: 0, count: 1 };

@@ -269,7 +269,10 @@ describe('issue 13 reproducers', () => {
     const run = await cli('run', '--seed', '3', '--json');
     expect(run.code).toBe(0);
     writeFileSync(join(tmp, 'run-doc.json'), run.out);
-    const base = { scenario: 'x', seeds: [1], runs: [{ seed: 1, trace_sha256: 'a', violations_total: 0, page_requests: 1, events: 1 }] };
+    // A sweep file (`iopf sweep --out`, format iopf-sweep/1) of one seed.
+    const head = { format: 'iopf-sweep/1', scenario: 'x', kernel: 'reference', bugs: [] as string[], shards: { count: 1, indices: [0] } };
+    const runOf = (seed: number) => ({ seed, trace_sha256: 'a', violations_total: 0, rules: [] as string[], page_requests: 1, events: 1 });
+    const base = { ...head, seed_range: { first: 1, last: 1 }, runs: [runOf(1)] };
     for (const h of ['AAAA', '!!!', 'HISTFAAAAA==', Buffer.from('garbage bytes here').toString('base64')]) {
       const f = join(tmp, 'bad-shard.json');
       writeFileSync(f, JSON.stringify({ ...base, histograms: { group_latency_ns: h } }));
@@ -284,7 +287,7 @@ describe('issue 13 reproducers', () => {
     const n = 150_000;
     const seeds = Array.from({ length: n }, (_, i) => i + 1);
     const big = join(tmp, 'big-shard.json');
-    writeFileSync(big, JSON.stringify({ scenario: 'x', seeds, runs: seeds.map((seed) => ({ seed, trace_sha256: 'a', violations_total: 0, page_requests: 1, events: 1 })), histograms: {} }));
+    writeFileSync(big, JSON.stringify({ ...head, seed_range: { first: 1, last: n }, runs: seeds.map(runOf), histograms: {} }));
     const m = await cli('merge', big, '--json');
     expect(m.code).toBe(0);
     expect(JSON.parse(m.out).runs).toBe(n);

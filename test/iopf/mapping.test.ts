@@ -78,6 +78,6 @@ describe('MAPPING.RESOLVES: the kernel function → model symbol table', () => {
     ])
       expect(defines(src, `IopfCore.${step}`), step).toBe(true);
     expect(src).toContain('`dev->iommu->lock/${dev}`');
-    expect(readFileSync('src/iopf/fault-param.ts', 'utf8')).toContain('`iopf_param->lock/${dev}`');
+    expect(readFileSync('src/iopf/group.ts', 'utf8')).toContain('`iopf_param->lock/${dev}`');
   });
 });

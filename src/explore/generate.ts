@@ -100,7 +100,8 @@ export function generateDoc(seed: number, opts: GenerateOptions = {}): ScenarioI
   // Small queues too: overflow (PRO / PRIQ overflow / PPR log full) is a path of its own.
   if (family === 'vtd') iommu.vtd = { prq_entries: d.pick([128, 256, 2048]), prq_batch: d.pick([1, 8, 64]) };
   else if (family === 'smmuv3') iommu.smmuv3 = { priq_entries_log2: d.pick([2, 3, 5, 10]), pri_policy: d.weighted([[7, 'handle'], [1, 'fail']] as const) };
-  else iommu.amd = { ppr_log_entries: d.pick([8, 16, 64, 512]) };
+  // The AMD spec's PPR log is at least 256 entries (PPRLen 1000b).
+  else iommu.amd = { ppr_log_entries: d.pick([256, 256, 512, 1024]) };
 
   const nDev = d.int(1, 4);
   const rids = new Set<string>();
@@ -235,9 +236,13 @@ export function generateDoc(seed: number, opts: GenerateOptions = {}): ScenarioI
     const op = d.weighted(choices);
     const t = at();
     switch (op) {
-      case 'exit':
-        actions.push({ op, at_ns: t, process: `p${d.int(0, nProc - 1)}` });
+      case 'exit': {
+        // A process exits once (the loader refuses a second exit); the draw is kept so the
+        // scenarios behind other seeds do not move.
+        const process = `p${d.int(0, nProc - 1)}`;
+        if (!actions.some((a) => a.op === 'exit' && a.process === process)) actions.push({ op, at_ns: t, process });
         break;
+      }
       case 'pri_disable':
       case 'pri_reset':
       case 'remove_device': {

@@ -59,7 +59,7 @@ describe('explore --generate: the generator', () => {
       if (sc.faults.alloc_failure.num > 0) faults.add('alloc_failure');
       if (sc.faults.slow_handler.num > 0) faults.add('slow_handler');
       if (sc.faults.mm_fault_error.num > 0) faults.add('mm_fault_error');
-      if ((sc.iommu.family === 'vtd' && sc.iommu.vtd.prq_order === 0) || (sc.iommu.family === 'smmuv3' && sc.iommu.smmuv3.priq_entries_log2 <= 3) || (sc.iommu.family === 'amd' && sc.iommu.amd.ppr_log_entries <= 16)) smallQueue++;
+      if ((sc.iommu.family === 'vtd' && sc.iommu.vtd.prq_order === 0) || (sc.iommu.family === 'smmuv3' && sc.iommu.smmuv3.priq_entries_log2 <= 3) || (sc.iommu.family === 'amd' && sc.iommu.amd.ppr_log_entries <= 256)) smallQueue++;
     }
     expect([...fam].sort()).toEqual([...iommuFamilies()].sort());
     expect([...devCounts].sort()).toEqual([1, 2, 3, 4]);

@@ -38,7 +38,7 @@ import type { Percentiles } from '../report/metrics.js';
 import type { SimJob } from '../parallel/jobs.js';
 import { createExecutor, defaultJobs, mapOrdered } from '../parallel/pool.js';
 import { exploreDepthFirst } from '../parallel/depth-first.js';
-import { startProgress } from '../parallel/progress.js';
+import { startProgress } from './progress.js';
 import { parseShard, shardSeeds } from '../parallel/shard.js';
 import { SweepBuilder, mergeSweeps, serializeSweep, summarizeSweep, sweepFileSchema, type SweepFile, type SweepSummary } from '../parallel/sweep.js';
 import { EXIT, UsageError, printJson } from './output.js';

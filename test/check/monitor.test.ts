@@ -58,6 +58,9 @@ describe('rules, one holding and one breaking sequence each', () => {
       const v = m.violations().find((x) => x.rule === id)!;
       expect(v.detail.length).toBeGreaterThan(10);
       expect(v.time_ns).toBeGreaterThanOrEqual(0);
+      // Issue 13 item 4: groups, requests and partial faults by PASID and PRG index, never by the
+      // model's internal numbers.
+      for (const x of m.violations()) expect(x.detail).not.toMatch(/\b(group|req|request|fault) \d/);
     });
   }
 });
@@ -138,6 +141,13 @@ describe('Monitor modes and bookkeeping', () => {
     );
     // Both requests were queued before the first answer, so the host sees one complete group.
     expect(m.violationsByRule()).toEqual({ 'HOST.RESP.ONE_PER_GROUP': 1 });
+  });
+
+  it('VIOLATION.TEXT_NAMES: a violation names the device by RID and the group by PASID and PRG index, not by internal numbers', () => {
+    const c = CASES['CORE.FLUSH.NOTHING_PENDING']!;
+    const m = run(c.bad, { ...c.opts, deviceRid: (d: number) => (d === 0 ? 0x0010 : undefined) });
+    const v = m.violations().find((x) => x.rule === 'CORE.FLUSH.NOTHING_PENDING')!;
+    expect(v.detail).toMatch(/^the group of device 00:02\.0 PASID \d+ PRG index \d+ is still pending after the flush$/);
   });
 
   it('rejects device ids outside the table (programmer error online)', () => {

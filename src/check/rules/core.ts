@@ -1,7 +1,20 @@
 /** The io-pgfault core's contract (linux-iopf §3-§6): flush, responses, remove, partial faults, groups. */
 import { HandlerType, PartialFree, RespSource, TraceKind } from '../../trace/events.js';
 import { LATE_IGNORED, dpKey, fifoMap, prgiOfGrpid } from '../state.js';
-import { defineRule, type RuleDef } from './rule.js';
+import { defineRule, groupName, pasidName, partialName, type RuleDef } from './rule.js';
+
+/** RESPONSE_SEND.source in words (violation texts). */
+const SOURCE_NAME: Record<number, string> = {
+  [RespSource.GROUP]: 'iopf_group_response',
+  [RespSource.REPORT_ERROR]: 'iommu_report_device_fault error response',
+  [RespSource.FLUSH]: 'iopf_queue_flush_dev',
+  [RespSource.REMOVE]: 'iopf_queue_remove_device',
+  [RespSource.IOMMUFD_AUTO]: 'iommufd auto-response',
+  [RespSource.DRIVER_CHECK]: "the driver's own checks",
+  [RespSource.ABORT]: 'the abort group',
+  [RespSource.IOMMUFD_USER]: 'iommufd write()',
+  [RespSource.HARDWARE]: 'the hardware',
+};
 
 const T = TraceKind;
 
@@ -19,11 +32,11 @@ export const CORE_RULES: readonly RuleDef[] = [
         if (result !== 0) return;
         v.mark();
         const wqOnly = pasid < 0 || st.opts.flushContract === 'workqueue';
-        for (const [id, g] of st.groups.ofDevice(dev)) {
+        for (const [, g] of st.groups.ofDevice(dev)) {
           // iommufd's handler only queues the group for user space: user space holding it is not a
           // handler still running (the 'seed' contract's pending check below covers it).
           if (g.live && (pasid < 0 || g.pasid === pasid) && g.handler !== HandlerType.IOMMUFD && (!wqOnly || g.handler === HandlerType.SVA)) {
-            v.violate(`handler of group ${id} (device ${dev} PASID ${g.pasid}) still runs after the flush`);
+            v.violate(`the handler of ${groupName(dev, g.pasid, g.prgi)} still runs after the flush`);
           }
         }
         if (!wqOnly) v.defer(T.FLUSH_END, dev, pasid);
@@ -35,14 +48,14 @@ export const CORE_RULES: readonly RuleDef[] = [
         for (const [id, g] of st.groups.ofDevice(dev)) {
           if (g.pasid === pasid && g.seq < seq && g.flushReported !== true) {
             g.flushReported = true;
-            v.violate(`group ${id} of device ${dev} PASID ${pasid} still pending after the flush`, false, { dev, pasid, group: id });
+            v.violate(`${groupName(dev, pasid, g.prgi)} is still pending after the flush`, false, { dev, pasid, group: id });
           }
         }
         for (const [req, p] of st.partials.ofDevice(dev)) {
           if (p.pasid === pasid && p.seq < seq && p.flushReported !== true) {
             // Still tracked: a group may gather it later (CORE.GROUP.ONE_PASID).
             p.flushReported = true;
-            v.violate(`partial fault ${req} of device ${dev} PASID ${pasid} survived the flush`, false, { dev, pasid, req });
+            v.violate(`${partialName(dev, pasid, p.prgi)} survived the flush`, false, { dev, pasid, req });
           }
         }
       },
@@ -69,7 +82,7 @@ export const CORE_RULES: readonly RuleDef[] = [
           } else if (flushing.size > 0) {
             v.mark();
             if (flushing.has(dpKey(dev, pasid)) || flushing.has(dpKey(dev, -1))) {
-              v.violate(`fault of device ${dev} PASID ${pasid} reported during its flush`);
+              v.violate(`a fault of device ${dev} ${pasidName(pasid)} was reported during its flush`);
             }
           }
         },
@@ -85,12 +98,14 @@ export const CORE_RULES: readonly RuleDef[] = [
     ftrace: false,
     on: [T.RESPONSE_SEND],
     check: (st, v) => ({
-      onEvent(_k, dev, _pasid, _prgi, group, _code, source) {
+      onEvent(_k, dev, pasid, prgi, group, _code, source) {
         if (!st.coreGroup) return;
         v.mark();
         if (st.group === undefined) {
           v.violate(
-            group <= st.maxGroup ? `group ${group} of device ${dev} answered again (source ${source})` : `response for group ${group} the core never formed`,
+            group <= st.maxGroup
+              ? `${groupName(dev, pasid, prgi)} answered again (by ${SOURCE_NAME[source] ?? `source ${source}`})`
+              : `a response for ${groupName(dev, pasid, prgi)}, which the core never formed`,
           );
         }
       },
@@ -105,11 +120,11 @@ export const CORE_RULES: readonly RuleDef[] = [
     ftrace: false,
     on: [T.RESPONSE_SEND],
     check: (_st, v) => ({
-      onEvent(_k, dev, _pasid, _prgi, group, code) {
+      onEvent(_k, dev, pasid, prgi, _group, code) {
         // A late attempt for a group that is no longer pending: not a response on the wire.
         if (code >= 0) return;
         v.mark();
-        if (code !== LATE_IGNORED) v.violate(`a late response for group ${group} of device ${dev} returned error ${code} to its caller`);
+        if (code !== LATE_IGNORED) v.violate(`a late response for ${groupName(dev, pasid, prgi)} returned error ${code} to its caller`);
       },
     }),
   }),
@@ -122,18 +137,18 @@ export const CORE_RULES: readonly RuleDef[] = [
     ftrace: false,
     on: [T.RESPONSE_SEND, T.DEVICE_REMOVE],
     check: (st, v) => ({
-      onEvent(kind, dev, _pasid, _prgi, group, _code, source) {
+      onEvent(kind, dev, _pasid, _prgi, _group, _code, source) {
         if (kind === T.DEVICE_REMOVE) {
           v.mark();
-          for (const [id, g] of st.groups.ofDevice(dev)) {
-            if (g.live) v.violate(`device ${dev} removed while a handler holds its group ${id}`);
+          for (const [, g] of st.groups.ofDevice(dev)) {
+            if (g.live) v.violate(`device ${dev} removed while a handler holds ${groupName(dev, g.pasid, g.prgi)}`);
           }
           return;
         }
         const g = st.group;
         if (g === undefined || source !== RespSource.REMOVE) return;
         v.mark();
-        if (g.live) v.violate(`remove_device freed group ${group} of device ${dev} while its handler runs`);
+        if (g.live) v.violate(`remove_device freed ${groupName(dev, g.pasid, g.prgi)} while its handler runs`);
       },
     }),
   }),
@@ -148,7 +163,7 @@ export const CORE_RULES: readonly RuleDef[] = [
     check: (st, v) => {
       const removed = new Uint8Array(st.maxDev);
       return {
-        onEvent(kind, dev, _pasid, _f2, group, f4) {
+        onEvent(kind, dev, pasid, f2, _f3, f4) {
           switch (kind) {
             case T.DEVICE_ADD:
               if (f4 === 0) removed[dev] = 0;
@@ -158,17 +173,17 @@ export const CORE_RULES: readonly RuleDef[] = [
               v.defer(T.DEVICE_REMOVE, dev, 0);
               break;
             case T.PARTIAL_ADD:
-              if (removed[dev] === 1) v.violate(`partial fault added for removed device ${dev}`);
+              if (removed[dev] === 1) v.violate(`${partialName(dev, pasid, f2)} was added after the device was removed`);
               break;
             case T.GROUP_FORM:
-              if (removed[dev] === 1) v.violate(`group ${group} formed for removed device ${dev}`);
+              if (removed[dev] === 1) v.violate(`${groupName(dev, pasid, f2)} was formed after the device was removed`);
               break;
           }
         },
         deferred(_k, dev, _b, seq) {
           v.mark();
           for (const [id, g] of st.groups.ofDevice(dev)) {
-            if (g.seq < seq) v.violate(`group ${id} of device ${dev} still pending after remove_device`, false, { dev, group: id });
+            if (g.seq < seq) v.violate(`${groupName(dev, g.pasid, g.prgi)} is still pending after remove_device`, false, { dev, group: id });
           }
         },
       };
@@ -191,17 +206,17 @@ export const CORE_RULES: readonly RuleDef[] = [
         v.mark();
         if (kind === T.DEVICE_REMOVE) {
           for (const [req, p] of st.partials.ofDevice(a)) {
-            if (p.seq < seq) v.violate(`partial fault ${req} of device ${a} survived remove_device`, false, { dev: a, req });
+            if (p.seq < seq) v.violate(`${partialName(a, p.pasid, p.prgi)} survived remove_device`, false, { dev: a, req });
           }
         } else {
           // The devices behind that IOMMU only, reported in the order the partials arrived.
-          const left: [number, { dev: number; seq: number }][] = [];
+          const left: [number, { dev: number; pasid: number; prgi: number; seq: number }][] = [];
           for (let dev = 0; dev < st.devIommu.length; dev++) {
             if (st.devIommu[dev] !== a) continue;
             for (const [req, p] of st.partials.ofDevice(dev)) if (p.seq < seq) left.push([req, p]);
           }
           left.sort((x, y) => x[1].seq - y[1].seq);
-          for (const [req, p] of left) v.violate(`partial fault ${req} of device ${p.dev} survived discard_partial of IOMMU ${a}`, false, { dev: p.dev, req });
+          for (const [req, p] of left) v.violate(`${partialName(p.dev, p.pasid, p.prgi)} survived discard_partial of IOMMU ${a}`, false, { dev: p.dev, req });
         }
       },
     }),
@@ -215,7 +230,7 @@ export const CORE_RULES: readonly RuleDef[] = [
     ftrace: false,
     on: [T.GROUP_FORM],
     check: (st, v) => ({
-      onEvent(_k, dev, _pasid, grpid, group) {
+      onEvent(_k, dev, pasid, grpid) {
         v.mark();
         const set = st.partialsBySlot.get(st.slot);
         if (set === undefined) return;
@@ -226,7 +241,7 @@ export const CORE_RULES: readonly RuleDef[] = [
           // answered the index is reused, so nothing ever will (AMD's PPR tag as grpid). It stays
           // on the core's list (a flush or discard may still free it), reported once.
           if (p !== undefined && p.dev === dev && p.prgi === prgi && p.grpid !== grpid) {
-            v.violate(`group ${group} of device ${dev} (PRG index ${prgi}, grpid ${grpid}) leaves partial fault ${req} (grpid ${p.grpid}) on the partial list`);
+            v.violate(`${groupName(dev, pasid, prgi)} (grpid ${grpid}) leaves ${partialName(dev, p.pasid, p.prgi)} (grpid ${p.grpid}) on the partial list`);
           }
         }
       },
@@ -246,7 +261,7 @@ export const CORE_RULES: readonly RuleDef[] = [
       const busy = new Int32Array(st.maxDev);
       const covered = (dev: number, pasid: number): boolean => flushing.has(dpKey(dev, pasid)) || flushing.has(dpKey(dev, -1));
       return {
-        onEvent(kind, dev, pasid, _f2, f3, f4, f5) {
+        onEvent(kind, dev, pasid, f2, _f3, f4, f5) {
           switch (kind) {
             case T.FLUSH_BEGIN: {
               const k = dpKey(dev, pasid);
@@ -263,21 +278,21 @@ export const CORE_RULES: readonly RuleDef[] = [
               break;
             }
             case T.RESPONSE_SEND: {
-              // f3 group, f4 code, f5 source; the response's own PASID field may be absent
+              // f4 code, f5 source; the response's own PASID field may be absent
               // (PRG Response PASID Required clear): the group's PASID is the one that counts.
               if (f5 !== RespSource.FLUSH || f4 < 0) return;
               const g = st.group;
               if (g === undefined) return;
               v.mark();
-              if (busy[dev] === 0) v.violate(`group ${f3} of device ${dev} PASID ${g.pasid} answered by a flush outside any flush of the device`);
-              else if (!covered(dev, g.pasid)) v.violate(`a flush of device ${dev} answered group ${f3} of PASID ${g.pasid}, which it does not flush`);
+              if (busy[dev] === 0) v.violate(`${groupName(dev, g.pasid, g.prgi)} was answered by a flush outside any flush of the device`);
+              else if (!covered(dev, g.pasid)) v.violate(`a flush of device ${dev} answered ${groupName(dev, g.pasid, g.prgi)}, whose PASID it does not flush`);
               break;
             }
             case T.PARTIAL_FREE:
-              // f3 req, f4 reason.
+              // f2 PRG index, f4 reason.
               if (f4 !== PartialFree.FLUSH) return;
               v.mark();
-              if (!covered(dev, pasid)) v.violate(`a flush of device ${dev} freed partial fault ${f3} of PASID ${pasid}, which it does not flush`);
+              if (!covered(dev, pasid)) v.violate(`a flush of device ${dev} freed ${partialName(dev, pasid, f2)}, whose PASID it does not flush`);
               break;
           }
         },
@@ -294,7 +309,7 @@ export const CORE_RULES: readonly RuleDef[] = [
     ftrace: false,
     on: [T.GROUP_FORM],
     check: (st, v) => ({
-      onEvent(_k, dev, _pasid, grpid, group, count) {
+      onEvent(_k, dev, pasid, grpid, _group, count) {
         v.mark();
         // The partials the core lists for this grpid (any PASID: the core gathers by grpid), seen
         // before the shared state moves them into the group.
@@ -309,8 +324,8 @@ export const CORE_RULES: readonly RuleDef[] = [
         if (count !== listed + 1) {
           v.violate(
             count < listed + 1
-              ? `group ${group} of device ${dev} (grpid ${grpid}) holds ${count} faults: ${listed + 1 - count} of its ${listed} listed partial faults neither joined it nor were freed with a reason`
-              : `group ${group} of device ${dev} (grpid ${grpid}) holds ${count} faults, but only ${listed} partial faults were listed for it`,
+              ? `${groupName(dev, pasid, grpid)} (grpid ${grpid}) holds ${count} faults: ${listed + 1 - count} of its ${listed} listed partial faults neither joined it nor were freed with a reason`
+              : `${groupName(dev, pasid, grpid)} (grpid ${grpid}) holds ${count} faults, but only ${listed} partial faults were listed for it`,
           );
         }
       },
@@ -325,7 +340,7 @@ export const CORE_RULES: readonly RuleDef[] = [
     ftrace: false,
     on: [T.GROUP_FORM],
     check: (st, v) => ({
-      onEvent(_k, dev, pasid, grpid, group) {
+      onEvent(_k, dev, pasid, grpid) {
         v.mark();
         const set = st.partialsBySlot.get(st.slot);
         if (set === undefined) return;
@@ -334,7 +349,7 @@ export const CORE_RULES: readonly RuleDef[] = [
           const p = st.partials.get(req);
           // linux-iopf §3 step 5, observation (b): a partial of another PASID joins the group.
           if (p !== undefined && p.dev === dev && p.prgi === prgi && p.grpid === grpid && p.pasid !== pasid) {
-            v.violate(`group ${group} of device ${dev} PASID ${pasid} (PRG index ${prgi}) gathers partial fault ${req} of PASID ${p.pasid}`);
+            v.violate(`${groupName(dev, pasid, prgi)} gathers ${partialName(dev, p.pasid, p.prgi)}`);
           }
         }
       },

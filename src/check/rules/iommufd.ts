@@ -1,7 +1,7 @@
 /** The iommufd fault uAPI's contract (linux-iopf §9): write() accounting, no Response Failure from user space. */
 import { HandlerType, PciRespCode, RespSource, TraceKind } from '../../trace/events.js';
 import { LATE_IGNORED } from '../state.js';
-import { defineRule, type RuleDef } from './rule.js';
+import { defineRule, groupName, type RuleDef } from './rule.js';
 
 const T = TraceKind;
 
@@ -51,11 +51,11 @@ export const IOMMUFD_RULES: readonly RuleDef[] = [
     ftrace: false,
     on: [T.RESPONSE_SEND],
     check: (st, v) => ({
-      onEvent(_k, dev, _pasid, _prgi, group, code, source) {
+      onEvent(_k, dev, _pasid, _prgi, _group, code, source) {
         const g = st.group;
         if (g === undefined || g.handler !== HandlerType.IOMMUFD || source !== RespSource.GROUP) return;
         v.mark();
-        if (code === PciRespCode.FAILURE) v.violate(`iommufd group ${group} of device ${dev} answered Response Failure from user space`);
+        if (code === PciRespCode.FAILURE) v.violate(`${groupName(dev, g.pasid, g.prgi)}, delivered through iommufd, was answered Response Failure from user space`);
       },
     }),
   }),

@@ -4,7 +4,7 @@
  */
 import { PciRespCode, RecvOutcome, TraceKind } from '../../trace/events.js';
 import { D_CLOSED, D_IDLE, D_OPEN, H_COMPLETE, H_PARTIAL, Resp, dpKey, fifoMap } from '../state.js';
-import { defineRule, type RuleDef } from './rule.js';
+import { defineRule, pasidName, type RuleDef } from './rule.js';
 
 const T = TraceKind;
 
@@ -90,10 +90,10 @@ export const PCIE_RULES: readonly RuleDef[] = [
     ftrace: true,
     on: [T.PAGE_REQUEST],
     check: (st, v) => ({
-      onEvent(_k, dev, _pasid, prgi, req) {
+      onEvent(_k, dev, pasid, prgi) {
         v.mark();
         if (st.dState[st.slot] === D_CLOSED) {
-          v.violate(`device ${dev} sent req ${req} under PRG index ${prgi} after the group's L=1 request, before its response`);
+          v.violate(`device ${dev} sent a page request of ${pasidName(pasid)} under PRG index ${prgi} after the group's L=1 request, before its response`);
         }
       },
     }),
@@ -334,15 +334,15 @@ export const PCIE_RULES: readonly RuleDef[] = [
     ftrace: true,
     on: [T.QUEUE_WRITE, T.AUTO_RESPONSE, T.RESPONSE_SEND],
     check: (st, v) => ({
-      onEvent(kind, dev, _f1, prgi, req) {
+      onEvent(kind, dev, pasid) {
         if (kind === T.QUEUE_WRITE) {
           if (st.stopReq) v.mark();
         } else if (kind === T.AUTO_RESPONSE) {
           v.mark();
-          if (st.stopReq) v.violate(`hardware answered Stop Marker req ${req} of device ${dev}`);
+          if (st.stopReq) v.violate(`hardware answered the Stop Marker of device ${dev} ${pasidName(pasid)}`);
         } else if (st.resp === Resp.STOP) {
           v.mark();
-          v.violate(`software answered the Stop Marker of device ${dev} (PRG index ${prgi})`);
+          v.violate(`software answered the Stop Marker of device ${dev} ${pasidName(pasid)}`);
         }
       },
     }),

@@ -69,3 +69,27 @@ export interface RuleDef extends Rule {
 export function defineRule(def: RuleDef): RuleDef {
   return def;
 }
+
+// How violation texts name what they are about: in the field's words (device by RID — the monitor
+// rewrites `device N` —, PASID, PRG index), never by the model's internal group or request numbers,
+// which mean nothing to a reader of a bug report (issue 13 item 4).
+
+/** `PASID p`, or `no PASID` for a request without a PASID prefix (-1 in the trace). */
+export function pasidName(pasid: number): string {
+  return pasid < 0 ? 'no PASID' : `PASID ${pasid}`;
+}
+
+/** The page request group of (device, PASID, PRG index); AMD's grpid bit 9 (last) is not part of the index. */
+export function groupName(dev: number, pasid: number, prgi: number): string {
+  return `the group of device ${dev} ${pasidName(pasid)} PRG index ${prgi & 0x1ff}`;
+}
+
+/** A partial fault (an L=0 page request the core holds on its partial list). */
+export function partialName(dev: number, pasid: number, prgi: number): string {
+  return `the partial fault of device ${dev} ${pasidName(pasid)} PRG index ${prgi & 0x1ff}`;
+}
+
+/** A page request as the device sent it. */
+export function requestName(dev: number, pasid: number, prgi: number): string {
+  return `the page request of device ${dev} ${pasidName(pasid)} PRG index ${prgi & 0x1ff}`;
+}

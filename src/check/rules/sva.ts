@@ -1,7 +1,7 @@
 /** The SVA handler's contract (linux-iopf §7): a fault is resolved in the mm it was sent for. */
 import { HandlerType, TraceKind } from '../../trace/events.js';
 import { MM_UNBOUND, MM_UNKNOWN } from '../state.js';
-import { defineRule, type RuleDef } from './rule.js';
+import { defineRule, groupName, type RuleDef } from './rule.js';
 
 export const SVA_RULES: readonly RuleDef[] = [
   defineRule({
@@ -20,8 +20,8 @@ export const SVA_RULES: readonly RuleDef[] = [
         if (g.sendMm !== mm) {
           v.violate(
             g.sendMm === MM_UNBOUND
-              ? `group ${group} (PASID ${g.pasid}) was sent while its PASID was unbound and is handled against mm ${mm}`
-              : `group ${group} (PASID ${g.pasid}) was sent for mm ${g.sendMm} and is handled against mm ${mm}`,
+              ? `${groupName(g.dev, g.pasid, g.prgi)} was sent while its PASID was unbound and is handled against mm ${mm}`
+              : `${groupName(g.dev, g.pasid, g.prgi)} was sent for mm ${g.sendMm} and is handled against mm ${mm}`,
           );
         }
       },

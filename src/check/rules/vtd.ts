@@ -5,7 +5,7 @@
  */
 import { PrFlag, TraceKind } from '../../trace/events.js';
 import { NOT_DROPPED, dpKey, fifoMap } from '../state.js';
-import { defineRule, type RuleDef } from './rule.js';
+import { defineRule, requestName, type RuleDef } from './rule.js';
 
 const T = TraceKind;
 
@@ -38,24 +38,24 @@ export const VTD_RULES: readonly RuleDef[] = [
     on: [T.QUEUE_DROP, T.AUTO_RESPONSE],
     check: (st, v) => {
       /** Dropped L=1 requests still owed a hardware response. */
-      const owed = fifoMap<{ dev: number; prgi: number; t: number }>();
+      const owed = fifoMap<{ dev: number; pasid: number; prgi: number; t: number }>();
       return {
-        onEvent(kind, dev, _pasid, prgi, req, iommu, flags) {
+        onEvent(kind, dev, pasid, prgi, req, iommu, flags) {
           if (st.stopReq) return;
           if (kind === T.QUEUE_DROP) {
             if ((flags & PrFlag.LAST) !== 0 && st.opts.overflowAutoResponse?.get(iommu) === true && (flags & (PrFlag.READ | PrFlag.WRITE)) !== 0) {
               v.mark();
-              owed.set(req, { dev, prgi, t: st.now });
+              owed.set(req, { dev, pasid, prgi, t: st.now });
             }
           } else if (owed.delete(req)) {
             v.mark();
           } else if (st.droppedFlags !== NOT_DROPPED && (st.droppedFlags & PrFlag.LAST) === 0) {
-            v.violate(`hardware answered dropped L=0 request ${req} of device ${dev}`);
+            v.violate(`hardware answered ${requestName(dev, pasid, prgi)}, a dropped L=0 request`);
           }
         },
         finish() {
           for (const [req, o] of owed) {
-            v.violate(`dropped L=1 request ${req} of device ${o.dev} (PRG index ${o.prgi}) never got a hardware response`, false, { dev: o.dev, prgi: o.prgi, req });
+            v.violate(`${requestName(o.dev, o.pasid, o.prgi)} (L=1, dropped at ${o.t} ns) never got a hardware response`, false, { dev: o.dev, prgi: o.prgi, req });
           }
         },
       };
@@ -75,7 +75,7 @@ export const VTD_RULES: readonly RuleDef[] = [
       /** Requests already reported at queue time (not again when the driver reports them). */
       const reported = fifoMap<number>();
       return {
-        onEvent(kind, dev, pasid, _f2, req, f4) {
+        onEvent(kind, dev, pasid, f2, req, f4) {
           switch (kind) {
             case T.DRAIN_END:
               v.mark();
@@ -88,7 +88,7 @@ export const VTD_RULES: readonly RuleDef[] = [
               if (st.stopReq || st.hostOnly || drained.size === 0) return;
               v.mark();
               if (drained.has(dpKey(dev, pasid))) {
-                v.violate(`page request ${req} of device ${dev} PASID ${pasid} queued after its drain returned`);
+                v.violate(`${requestName(dev, pasid, f2)} was queued after its drain returned`);
                 reported.set(req, 1);
               }
               break;
@@ -97,7 +97,7 @@ export const VTD_RULES: readonly RuleDef[] = [
               v.mark();
               // A request still in the queue when the drain returned is reported afterwards.
               if (drained.has(dpKey(dev, pasid)) && !reported.delete(req)) {
-                v.violate(`fault ${req} of device ${dev} PASID ${pasid} reported after its drain returned`);
+                v.violate(`${requestName(dev, pasid, f2)} was reported after its drain returned`);
               }
               break;
           }

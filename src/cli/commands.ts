@@ -2,7 +2,7 @@
  * The CLI's command actions: parse options, call the library façade, print, set the exit code.
  * No model logic here.
  */
-import { closeSync, openSync, statSync, writeSync, writeFileSync } from 'node:fs';
+import { closeSync, openSync, writeSync, writeFileSync } from 'node:fs';
 import { z } from 'zod';
 import {
   BUGS,
@@ -27,7 +27,7 @@ import { FORMS, PROFILES, PROFILE_NAMES, SWITCH_NAMES, profilesWith, type Profil
 import { LAYOUTS, layoutByName } from '../iommu/layouts.js';
 import { formatLayout, layoutDoc } from '../layout/table.js';
 import { JsonlWriter } from '../trace/jsonl.js';
-import { MiB, readTextFile } from '../io/input-file.js';
+import { MiB } from '../io/input-file.js';
 import { escapeText } from '../scenario/diagnostics.js';
 import { SinkWriteError } from '../trace/tracer.js';
 import { FtraceWriter } from '../trace/ftrace-writer.js';
@@ -41,7 +41,7 @@ import { exploreDepthFirst } from '../parallel/depth-first.js';
 import { startProgress } from './progress.js';
 import { parseShard, shardSeeds } from '../parallel/shard.js';
 import { SweepBuilder, mergeSweeps, serializeSweep, summarizeSweep, sweepFileSchema, type SweepFile, type SweepSummary } from '../parallel/sweep.js';
-import { EXIT, UsageError, printJson } from './output.js';
+import { EXIT, UsageError, checkTraceInput, inputReadError, printJson, readJsonInput } from './output.js';
 import { parseOverrides, shellWord } from '../scenario/overrides.js';
 import { exploreGenerateCommand, runCounterexample, shrinkCommand, type ExploreGenerateOpts } from './generate.js';
 
@@ -149,17 +149,6 @@ function writeOutput(path: string, data: string): void {
     writeFileSync(path, data);
   } catch (e) {
     throw new UsageError(`cannot write ${path}: ${(e as Error).message}`);
-  }
-}
-
-/** Read a whole JSON input file (regular file, bounded, UTF-8), or exit 2 naming what is wrong. */
-function readJsonInput(path: string, maxBytes: number, what: string): unknown {
-  const f = readTextFile(path, maxBytes, what);
-  if (!f.ok) throw new UsageError(`${path}${f.line > 0 ? `:${f.line}:${f.col}` : ''}: ${f.message}`);
-  try {
-    return JSON.parse(f.text);
-  } catch (e) {
-    throw new UsageError(`${path}: not JSON (${(e as Error).message}); expected ${what}`);
   }
 }
 
@@ -273,21 +262,12 @@ export async function checkCommand(
     if (o.scenario === undefined && o.set.length > 0) throw new UsageError('--set changes the scenario given with --scenario; none was given');
     const scenario = o.scenario !== undefined ? load(o.scenario, o.set).scenario : undefined;
     const devices = parseDeviceHints(o.device);
-    // A trace streams, so a FIFO (trace-cmd piping) is fine; a directory is not a trace.
-    try {
-      if (statSync(path).isDirectory()) throw new UsageError(`cannot read ${path}: a directory, expected a trace file`);
-      closeSync(openSync(path, 'r'));
-    } catch (e) {
-      if (e instanceof UsageError) throw e;
-      throw new UsageError(`cannot read ${path}: ${(e as Error).message}`);
-    }
+    checkTraceInput(path);
     let res: OfflineResult;
     try {
       res = await check(path, { format: o.format, devices, ...(scenario !== undefined ? { scenario } : {}) });
     } catch (e) {
-      // A read error while streaming (EIO, EISDIR on an odd file system) is about the input.
-      if (typeof (e as NodeJS.ErrnoException).code === 'string') throw new UsageError(`cannot read ${path}: ${(e as Error).message}`);
-      throw e;
+      throw inputReadError(path, e);
     }
     if (o.json === true) printJson({ file: path, ...res });
     else {

@@ -3,12 +3,13 @@
  * (two runs side by side). Option parsing and printing only; the work is in src/fit and src/report.
  */
 import { basename } from 'node:path';
-import { closeSync, openSync, readFileSync, writeFileSync } from 'node:fs';
+import { writeFileSync } from 'node:fs';
 import { formatDiagnostic, parseRunReport, parseScenario, type RunReport } from '../api.js';
 import { fitTrace, fittedScenario, traceFormat } from '../fit/index.js';
 import { formatCompare, renderCompareHtml } from '../report/compare.js';
 import { parseOverrides } from '../scenario/overrides.js';
-import { EXIT, UsageError, printJson } from './output.js';
+import { EXIT, UsageError, checkTraceInput, inputReadError, printJson, readJsonInput } from './output.js';
+import { MiB } from '../io/input-file.js';
 
 export interface FitOpts {
   format: 'auto' | 'jsonl' | 'ftrace';
@@ -27,11 +28,7 @@ function nameFor(path: string): string {
 }
 
 export async function fitCommand(path: string, o: FitOpts): Promise<void> {
-  try {
-    closeSync(openSync(path, 'r'));
-  } catch (e) {
-    throw new UsageError(`cannot read ${path}: ${(e as Error).message}`);
-  }
+  checkTraceInput(path);
   const ov = parseOverrides(o.set);
   if (!ov.ok) {
     for (const d of ov.errors) process.stderr.write(`${formatDiagnostic(d)}\n`);
@@ -39,11 +36,16 @@ export async function fitCommand(path: string, o: FitOpts): Promise<void> {
     return;
   }
   if (o.workers !== undefined && (o.workers < 1 || o.workers > 65536)) throw new UsageError(`--workers: expected 1..65536, got ${o.workers}`);
-  const res = await fitTrace(path, {
-    format: o.format,
-    ...(o.batchGapNs !== undefined ? { batchGapNs: o.batchGapNs } : {}),
-    ...(o.workers !== undefined ? { workers: o.workers } : {}),
-  });
+  let res: Awaited<ReturnType<typeof fitTrace>>;
+  try {
+    res = await fitTrace(path, {
+      format: o.format,
+      ...(o.batchGapNs !== undefined ? { batchGapNs: o.batchGapNs } : {}),
+      ...(o.workers !== undefined ? { workers: o.workers } : {}),
+    });
+  } catch (e) {
+    throw inputReadError(path, e);
+  }
   // Bad lines are reported as `iopf check` reports them, and nothing is written.
   if (res.errorCount > 0) {
     for (const d of res.diagnostics.slice(0, 20)) process.stderr.write(`${path}:${d.lineNo}${d.column !== undefined ? `:${d.column}` : ''}: ${d.severity}: ${d.message}\n`);
@@ -82,19 +84,11 @@ export async function fitCommand(path: string, o: FitOpts): Promise<void> {
   if (out !== undefined) w.write(`wrote ${out}: try \`iopf run ${out}\`, then a what-if with --set (e.g. --set iopf.workers=1)\n`);
 }
 
+/** A run document is a few MiB at most (histograms, violations capped): the same bound as `iopf report`. */
+const MAX_RUN_DOCUMENT_BYTES = 64 * MiB;
+
 function readRun(path: string): RunReport {
-  let text: string;
-  try {
-    text = readFileSync(path, 'utf8');
-  } catch (e) {
-    throw new UsageError(`cannot read ${path}: ${(e as Error).message}`);
-  }
-  let data: unknown;
-  try {
-    data = JSON.parse(text);
-  } catch (e) {
-    throw new UsageError(`${path}: not JSON (${(e as Error).message}); expected the output of \`iopf run --json\``);
-  }
+  const data = readJsonInput(path, MAX_RUN_DOCUMENT_BYTES, 'the output of `iopf run --json`');
   const p = parseRunReport(data);
   if (!p.ok) throw new UsageError(`${path}: ${p.error}`);
   return p.value;

@@ -3,7 +3,7 @@
  * The wall-clock budget of `--time` is read here only (model code never reads the clock): it only
  * decides how many generator seeds are tried, never what one of them does.
  */
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import { loadScenario, formatDiagnostic, type Scenario } from '../api.js';
@@ -14,7 +14,8 @@ import { exploreGenerated } from '../explore/explore.js';
 import { kernelProfiles, toYaml } from '../explore/generate.js';
 import { shrink, ShrinkError, type ShrinkResult } from '../explore/shrink.js';
 import { counterexample, formatCounterexample, type Counterexample } from '../explore/counterexample.js';
-import { EXIT, UsageError, printJson } from './output.js';
+import { EXIT, UsageError, printJson, readJsonInput } from './output.js';
+import { MiB } from '../io/input-file.js';
 
 function checkBugs(bugs: readonly string[]): void {
   for (const b of bugs) if (!BUG_NAMES.includes(b)) throw new UsageError(`--bug: unknown variant "${b}" (known: ${BUG_NAMES.join(', ')})`);
@@ -149,12 +150,8 @@ function shrinkInput(ref: string, o: { seed?: number; bug: string[] }): { doc: S
   let choices: number[] | undefined;
   let scenarioRef = ref;
   if (ref.endsWith('.json') && existsSync(ref)) {
-    let data: unknown;
-    try {
-      data = JSON.parse(readFileSync(ref, 'utf8'));
-    } catch (e) {
-      throw new UsageError(`${ref}: not JSON (${(e as Error).message})`);
-    }
+    // Bounded, regular file, UTF-8: the same rule as every whole-file input.
+    const data = readJsonInput(ref, 256 * MiB, 'a choice file or the output of `iopf run --json`');
     const d = data as Record<string, unknown>;
     if (d !== null && typeof d === 'object' && Array.isArray(d.choices) && typeof d.scenario === 'string') {
       // A choice file (`run --record-choices`, or the shrinker's own).

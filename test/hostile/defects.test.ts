@@ -265,6 +265,44 @@ describe('issue 13 reproducers', () => {
     }
   });
 
+  it('HOSTILE.10.FIT_COMPARE_SHRINK_INPUTS: fit, compare and shrink refuse a directory, a device and a missing file with exit 2; fit -o and compare -o to an unwritable place are exit 2', async () => {
+    const dir = join(tmp, 'as-dir.json');
+    mkdirSync(dir, { recursive: true });
+    for (const args of [
+      ['fit', tmp],
+      ['fit', join(tmp, 'missing.txt')],
+      // A device never ends: refused up front rather than streamed forever in bounded memory.
+      ['fit', '/dev/zero'],
+      ['check', '/dev/zero'],
+      ['check', '/dev/urandom'],
+      ['compare', '/dev/zero', '/dev/zero'],
+      ['compare', tmp, tmp],
+      ['shrink', dir],
+    ]) {
+      const r = await cli(...args);
+      expect(r.code, args.join(' ')).toBe(2);
+      expect(r.err, args.join(' ')).toMatch(/^iopf: .*cannot read/);
+      expect(r.err, args.join(' ')).not.toMatch(STACK_LINE);
+    }
+    const trace = 'test/fixtures/ftrace/clean.trace';
+    const run = join(tmp, 'run.json');
+    const scen = join(tmp, 'small-c.json');
+    writeFileSync(scen, JSON.stringify(smallScenario()));
+    const ran = await cli('run', scen, '--json');
+    expect(ran.code).toBe(0);
+    writeFileSync(run, ran.out);
+    for (const t of [join(tmp, 'missing', 'x.out'), tmp, ...(existsSync('/dev/full') ? ['/dev/full'] : [])]) {
+      for (const args of [
+        ['fit', trace, '-o', t],
+        ['compare', run, run, '-o', t],
+      ]) {
+        const r = await cli(...args);
+        expect(r.code, args.join(' ')).toBe(2);
+        expect(r.err, args.join(' ')).toMatch(/cannot write /);
+      }
+    }
+  });
+
   it('HOSTILE.12.MERGE_REPORT_INPUTS: bad histogram strings are exit 2; a shard of 150k runs merges', async () => {
     const run = await cli('run', '--seed', '3', '--json');
     expect(run.code).toBe(0);

@@ -407,7 +407,7 @@ describe('fuzz: command lines', () => {
     writeFileSync(runDoc, (await cli('run', scen, '--json')).out);
     expect((await cli('sweep', scen, '--seeds', '1..2', '--out', shard)).code).toBe(0);
     const token = fc.oneof(
-      { weight: 3, arbitrary: fc.constantFrom('run', 'check', 'report', 'replay', 'sweep', 'merge', 'schema', 'list', 'explore', 'help') },
+      { weight: 3, arbitrary: fc.constantFrom('run', 'check', 'report', 'replay', 'sweep', 'merge', 'schema', 'list', 'explore', 'help', 'fit', 'compare', 'shrink') },
       { weight: 3, arbitrary: fc.constantFrom('--seed', '--json', '--until-ns', '--check', '--bug', '--max-events', '--format', '--device', '--scenario', '--seeds', '--shard', '--runs', '--mode', '-o', '--trace', '--html', '--debug', '--', '-x', '--record-choices') },
       {
         weight: 4,
@@ -421,6 +421,7 @@ describe('fuzz: command lines', () => {
         const args = argv.includes('run') ? [...argv, '--max-events', '3000'] : [...argv];
         // Commands that run the model get the small scenario and few runs (bounded time).
         if (args.includes('explore') || args.includes('sweep')) args.push(scen, '--runs', '2', '--seeds', '1..2');
+        if (args.includes('shrink')) args.push('--max-runs', '20');
         const r = await cli(...args.filter((a) => a !== 'default'));
         expect([0, 1, 2]).toContain(r.code);
         expect(r.err).not.toMatch(/iopf: internal error/);

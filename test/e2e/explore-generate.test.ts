@@ -5,7 +5,7 @@
  */
 import { describe, expect, it, beforeAll } from 'vitest';
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
@@ -129,7 +129,7 @@ describe('iopf shrink', () => {
     const run = iopf('run', 'scenarios/vtd-abort.yaml', '--seed', '1', '--bug', 'vtd-resp-code-raw', '--json');
     expect(run.code).toBe(1);
     const doc = join(tmp, 'run.json');
-    spawnSync('sh', ['-c', `cat > ${doc}`], { input: run.out });
+    writeFileSync(doc, run.out);
     const r = iopf('shrink', doc, '--out', join(tmp, 's3.yaml'), '--json');
     expect(r.code).toBe(1);
     expect((JSON.parse(r.out) as { rule: string }).rule).toBe('HOST.RESP.CODE_DEFINED');
@@ -154,7 +154,7 @@ describe('iopf run: the counterexample of a failing run', () => {
     expect(d.counterexample.rule).toBe('CORE.REMOVE.NO_LIVE_GROUP');
     expect(d.counterexample.steps.length).toBeGreaterThan(0);
     const p = join(tmp, 'fail.json');
-    spawnSync('sh', ['-c', `cat > ${p}`], { input: j.out });
+    writeFileSync(p, j.out);
     const h = iopf('report', p, '-o', join(tmp, 'fail.html'));
     expect(h.code).toBe(0);
   });

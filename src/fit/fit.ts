@@ -18,7 +18,7 @@
  */
 import type { Readable } from 'node:stream';
 import { readFtraceBatches } from '../io/ftrace.js';
-import { readJsonlBatches } from '../trace/jsonl.js';
+import { readJsonl, type JsonlDiagnostic, type JsonlSink } from '../trace/jsonl.js';
 import { PrFlag, TraceKind, ridString } from '../trace/events.js';
 import { jsonlFieldDiagnostic, type OfflineDiagnostic } from '../check/offline.js';
 import { Distribution } from './distribution.js';
@@ -452,56 +452,72 @@ export function jsonlRid(dev: number): number {
   return ((dev >> 5) << 8) | ((dev & 31) << 3);
 }
 
-async function fitJsonl(source: string | Readable, f: Fitter, maxLineBytes: number | undefined): Promise<void> {
+/**
+ * Feeds decoded JSONL events to the fitter: the offline checker's byte path (no string and no
+ * object per canonical line), with the same field bounds, so both commands agree on a bad trace.
+ */
+class JsonlFitSink implements JsonlSink {
   /** req → PrFlag bits of its page request, until it is written into the queue or dropped. */
-  const flagsOf = new Map<number, number>();
-  const names: string[] = [];
-  const dev = (i: number, lineNo: number): DeviceFit | undefined => f.device(jsonlRid(i), (names[i] ??= `dev${i}`), lineNo);
-  for await (const batch of readJsonlBatches(source, { highWaterMark: READ_CHUNK, ...(maxLineBytes === undefined ? {} : { maxLineBytes }) })) {
-    for (const item of batch) {
-      if (item.type === 'diagnostic') {
-        f.diagnostic(item.diagnostic);
-        continue;
+  private readonly flagsOf = new Map<number, number>();
+  private readonly names: string[] = [];
+  private readonly f = new Float64Array(6);
+  constructor(private readonly fit: Fitter) {}
+  diagnostic(d: JsonlDiagnostic): void {
+    this.fit.diagnostic(d);
+  }
+  private dev(i: number, lineNo: number): DeviceFit | undefined {
+    return this.fit.device(jsonlRid(i), (this.names[i] ??= `dev${i}`), lineNo);
+  }
+  event(lineNo: number, t: number, kind: number, f0: number, f1: number, f2: number, f3: number, f4: number, f5: number): void {
+    const x = this.f;
+    x[0] = f0;
+    x[1] = f1;
+    x[2] = f2;
+    x[3] = f3;
+    x[4] = f4;
+    x[5] = f5;
+    const bad = jsonlFieldDiagnostic(kind, x, lineNo, FIT_MAX_DEVICES);
+    if (bad !== undefined) {
+      this.fit.diagnostic(bad);
+      return;
+    }
+    this.fit.res.records++;
+    const flagsOf = this.flagsOf;
+    switch (kind) {
+      case TraceKind.PAGE_REQUEST:
+        // Bounded: a request never written nor dropped (a truncated trace) is forgotten oldest first.
+        if (flagsOf.size >= 1 << 20) flagsOf.delete(flagsOf.keys().next().value as number);
+        flagsOf.set(f3, f4);
+        break;
+      case TraceKind.STOP_MARKER:
+        flagsOf.set(f3, PrFlag.LAST | PrFlag.PASID);
+        break;
+      case TraceKind.QUEUE_DROP:
+        flagsOf.delete(f3);
+        break;
+      case TraceKind.QUEUE_WRITE: {
+        const fl = flagsOf.get(f3);
+        if (fl === undefined) break;
+        flagsOf.delete(f3);
+        const d = this.dev(f0, lineNo);
+        if (d !== undefined) this.fit.request(t, d, f1, f2, fl, -1);
+        break;
       }
-      const e = item.event;
-      const x = e.f;
-      const bad = jsonlFieldDiagnostic(e.kind, x, e.lineNo, FIT_MAX_DEVICES);
-      if (bad !== undefined) {
-        f.diagnostic(bad);
-        continue;
+      case TraceKind.RESPONSE_SEND: {
+        // As `iopf run --ftrace` writes it: a late attempt the core ignored submits nothing.
+        if (f4 < 0) break;
+        const d = this.dev(f0, lineNo);
+        if (d !== undefined) this.fit.response(t, d, f1, f2, f4);
+        break;
       }
-      f.res.records++;
-      switch (e.kind) {
-        case TraceKind.PAGE_REQUEST:
-          if (flagsOf.size >= 1 << 20) flagsOf.delete(flagsOf.keys().next().value as number);
-          flagsOf.set(x[3], x[4]);
-          break;
-        case TraceKind.STOP_MARKER:
-          flagsOf.set(x[3], PrFlag.LAST | PrFlag.PASID);
-          break;
-        case TraceKind.QUEUE_DROP:
-          flagsOf.delete(x[3]);
-          break;
-        case TraceKind.QUEUE_WRITE: {
-          const fl = flagsOf.get(x[3]);
-          if (fl === undefined) break;
-          flagsOf.delete(x[3]);
-          const d = dev(x[0], e.lineNo);
-          if (d !== undefined) f.request(e.t, d, x[1], x[2], fl, -1);
-          break;
-        }
-        case TraceKind.RESPONSE_SEND: {
-          // As `iopf run --ftrace` writes it: a late attempt the core ignored submits nothing.
-          if (x[4] < 0) break;
-          const d = dev(x[0], e.lineNo);
-          if (d !== undefined) f.response(e.t, d, x[1], x[2], x[4]);
-          break;
-        }
-        default:
-          break;
-      }
+      default:
+        break;
     }
   }
+}
+
+async function fitJsonl(source: string | Readable, f: Fitter, maxLineBytes: number | undefined): Promise<void> {
+  await readJsonl(source, new JsonlFitSink(f), { highWaterMark: READ_CHUNK, ...(maxLineBytes === undefined ? {} : { maxLineBytes }) });
 }
 
 async function fitFtrace(source: string | Readable, f: Fitter, maxLineBytes: number | undefined): Promise<void> {

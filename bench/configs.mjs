@@ -15,7 +15,11 @@ export default [
 ];
 
 /** Rows run only when named by prefix. */
-export const optional = [{ name: 'long-1e8', args: ['pipeline.mjs', 'long-1e8', '1e8', 'cheap', 'none', 'sva', '1e7'] }];
+export const optional = [
+  { name: 'long-1e8', args: ['pipeline.mjs', 'long-1e8', '1e8', 'cheap', 'none', 'sva', '1e7'] },
+  // `iopf fit` of ftrace text (what a PRI machine gives); its 1 GB input takes minutes to generate.
+  { name: 'fit-offline-ftrace', args: ['fit-offline.mjs', '1e9', 'ftrace'] },
+];
 
 /** `--quick`: the engine and the cheap pipeline at a smaller size (≤ 60 s). */
 export const quickConfigs = [

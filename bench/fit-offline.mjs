@@ -1,5 +1,6 @@
-// fit-offline: `iopf fit` (fitTrace) over a ~1 GB JSONL trace.
-//   node bench/fit-offline.mjs [bytes = 1e9]
+// fit-offline: `iopf fit` (fitTrace) over a ~1 GB trace, JSONL (iopf's own) or ftrace text (the
+// format a machine with PRI hardware gives).
+//   node bench/fit-offline.mjs [bytes = 1e9] [jsonl|ftrace]
 // Step 1 (not timed): a separate child process runs the bench scenario (default hardware, SVA,
 // scaled traffic; see scenario.mjs) with the JSONL writer into a temp dir until the file reaches
 // `bytes`, so that the generator's memory does not count against the checker's peak RSS.
@@ -7,14 +8,16 @@
 import { spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const bytes = Number(process.argv[2] ?? 1e9);
+const format = process.argv[3] ?? 'jsonl';
+if (format !== 'jsonl' && format !== 'ftrace') throw new Error(`format: expected jsonl or ftrace, got ${format}`);
 const dir = mkdtempSync(join(tmpdir(), 'iopf-bench-'));
-const file = join(dir, 'trace.jsonl');
+const file = join(dir, format === 'jsonl' ? 'trace.jsonl' : 'trace.txt');
 try {
-  const g = spawnSync(process.execPath, [fileURLToPath(new URL('./gen-jsonl.mjs', import.meta.url)), file, String(bytes)], {
+  const g = spawnSync(process.execPath, [fileURLToPath(new URL(format === 'jsonl' ? './gen-jsonl.mjs' : './gen-ftrace.mjs', import.meta.url)), file, String(bytes)], {
     encoding: 'utf8',
     stdio: ['ignore', 'pipe', 'inherit'],
   });
@@ -22,12 +25,12 @@ try {
   const size = statSync(file).size;
   const { fitTrace, fittedScenario } = await import('../dist/fit/index.js');
   const t0 = process.hrtime.bigint();
-  const r = await fitTrace(file, { format: 'jsonl' });
-  const fitted = fittedScenario(r, { source: 'trace.jsonl' });
+  const r = await fitTrace(file, { format });
+  const fitted = fittedScenario(r, { source: basename(file) });
   const secs = Number(process.hrtime.bigint() - t0) / 1e9;
   console.log(
     JSON.stringify({
-      config: 'fit-offline',
+      config: format === 'jsonl' ? 'fit-offline' : 'fit-offline-ftrace',
       file_bytes: size,
       records: r.records,
       seconds: secs,

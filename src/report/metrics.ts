@@ -28,8 +28,6 @@ function newHistogram(): hdr.Histogram {
 export const HIST_NAMES = [
   /** Page request group: first request sent by the device → response received by the device. */
   'group_latency_ns',
-  /** Group formed in the core → handler finished. */
-  'handler_ns',
   /** Device wanted to send but had no credit → it could send. */
   'credit_stall_ns',
   /** iommufd: group queued for user space → response written. */

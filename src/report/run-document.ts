@@ -9,7 +9,7 @@ import { decodeHistogram, HIST_NAMES, type HistName, type Metrics } from './metr
 import type { RunReport } from './run-report.js';
 import { LANES } from './counterexample.js';
 
-/** The histograms the report plots (handler_ns is sva_ns plus iommufd's kernel side: not shown). */
+/** The histograms the report plots. */
 const DOCUMENT_HISTS: readonly HistName[] = ['group_latency_ns', 'sva_ns', 'iommufd_ns', 'credit_stall_ns'];
 
 /**

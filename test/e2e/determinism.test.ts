@@ -8,9 +8,9 @@ import { describe, expect, it } from 'vitest';
 import { loadScenario, simulate, type Scenario } from '../../src/api.js';
 
 const GOLDEN: Record<number, string> = {
-  1: '495973c5d68a11b79f4dd469653acbeb84757bfcb44529a61e3de7318b28e210',
-  2: '169719b7e18d70ff76efc0b5816ba58b35d3594d067477d1993624680fb7edc7',
-  3: 'd55b49c894ac9e2fc053964bcaf52253a4c07176c82ced44b0abd8ab90889758',
+  1: '9f4bbe47e0b0c0e50d091f22a19f35446380ed2f6e59d6b7e4c47e4119a5527d',
+  2: 'f7dd24ba441be490aeaa22adc18d1f24d44b71f697bb82f3ea6b005ccf4df283',
+  3: '768373847100a43ed04cf648fad7783281add1631413ce3c76ce0d9891f87562',
 };
 
 function defaultScenario(): Scenario {

@@ -11,20 +11,20 @@ import { simulate } from '../../src/api.js';
 
 const GOLDEN: Record<string, Record<number, string>> = {
   default: {
-    1: '495973c5d68a11b79f4dd469653acbeb84757bfcb44529a61e3de7318b28e210',
-    2: '169719b7e18d70ff76efc0b5816ba58b35d3594d067477d1993624680fb7edc7',
+    1: '9f4bbe47e0b0c0e50d091f22a19f35446380ed2f6e59d6b7e4c47e4119a5527d',
+    2: 'f7dd24ba441be490aeaa22adc18d1f24d44b71f697bb82f3ea6b005ccf4df283',
   },
   'smmuv3-pri': {
-    1: '8dc3644736a80d773f9a57a0741fbbad2e8c2c630d33776bc75fec578fce6c4b',
-    2: 'f2c0cd404a5778d6b0fe36adf90737a6a6473e3d5b4a029d589c7d92168d00ed',
+    1: '0e999ab697ea4d97305a4ab32e9c34da3f357c90bc6b0b842c470cfa6feb8b7a',
+    2: 'e8e8db2fa49bd74eecfe58496af9133f40a11b03eacebaa9cf6d80b1e07f27de',
   },
   'smmuv3-stall': {
     1: 'fcb0c79909d0af77c93ec51ce846f11a67c0974a2c0f660bec5eb9524b74b3b2',
     2: '8eaf2bf958b7d59cd47b45ae4ac09341bb91849372fbe71ef08281c1a435856c',
   },
   amd: {
-    1: '00f6e2b4d8d49e9bd82bb588d3f78738b6baac85deab6572340ab74457878627',
-    2: '56d6d18ac509d8ce1bcf1a4a69e3e0caf05244f819a0c3732c3b922928873c29',
+    1: 'a0a1e7cb06535f2c9e5cd901771d61fbb3b5a66bc2d2e76b6090dea251eaaf88',
+    2: '2fb056857b5c84a3aec8722d99e4b6941605a45aa6478be7b493c7a72eb6be82',
   },
 };
 

@@ -20,8 +20,8 @@ import { HandlerType, PciRespCode, RespSource, TraceKind } from '../../src/trace
 
 /** Pinned trace hashes of iommufd-vs-sva; updated deliberately when the model changes. */
 const GOLDEN_VS_SVA: Record<number, string> = {
-  1: 'd822879c808330d22b0669916c9bbeda33268b1c4e3683066f8212cc3d1bdb3a',
-  2: 'c41a6521d64e0fad0edb494db73e56d62f2a6f7561f4ca913ee251fe63310813',
+  1: '61704c377df7658937cf51f67f19ac618eb8d07a27f2a3da14090eb2e90017f9',
+  2: '580a0d6eb2463617a975a4b9bb705a7961a7266cc767a2024c8490355785623c',
 };
 
 /** Watches responses per group: who answered, with what, when; and which groups iommufd took. */

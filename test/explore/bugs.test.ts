@@ -22,7 +22,7 @@ const FIRST_FINDING: Record<string, number> = {
   'error-response-per-request': 4,
   'iommufd-write-count': 1,
   'iommufd-accepts-failure': 4,
-  'remove-frees-live-group': 104,
+  'remove-frees-live-group': 55,
   'amd-complete-ppr-raw': 3,
   'vtd-resp-code-raw': 198,
   'amd-grpid-last-bit': 7,

@@ -297,24 +297,29 @@ export class Sva implements GroupWork {
     this.step(group);
   }
 
-  /** Resolve the next fault, then wait its latency; or finish. */
+  /**
+   * First call (from runGroup): resolve the group's faults in order, stopping at the first that is
+   * not SUCCESS (iommu_sva_handle_iopf), drawing each resolved fault's latency (minor or major) as it
+   * goes, then wait their sum — or, calibrated (latency.sva_group_ns), one service time for the whole
+   * group. Second call: answer and free the group (finish).
+   *
+   * One engine step resolves the whole group: the work holds the group (and the worker) for the
+   * same total time as a fault-by-fault walk, so every interleaving with the core, the queue and
+   * the device that the rules look at remains (a flush, remove or response can still fall while
+   * the handler holds the group); what is no longer modelled is an mm change (exit, reclaim)
+   * landing between two faults of one group — the faults see the mm as it was when the work began.
+   */
   private step(group: IopfGroup): void {
-    const whole = this.env.latency.sva_group_ns;
-    if (whole !== undefined) {
-      // Calibrated handler (latency.sva_group_ns): the same walk over the group's faults, stopping
-      // at the first failure as iommu_sva_handle_iopf does, then one service time for the group.
-      if (group.cursor === 0 && group.code === RespCode.SUCCESS && group.faults.length > 0) {
-        while (group.cursor < group.faults.length && group.code === RespCode.SUCCESS) this.resolveNext(group);
-        this.env.sim.after(whole.sample(this.rng), this.kStep, 0, 0, group);
-        return;
+    if (group.cursor === 0 && group.code === RespCode.SUCCESS && group.faults.length > 0) {
+      const whole = this.env.latency.sva_group_ns;
+      const lat = this.env.latency;
+      let ns = 0;
+      while (group.cursor < group.faults.length && group.code === RespCode.SUCCESS) {
+        const major = this.resolveNext(group);
+        if (whole === undefined) ns += (major ? lat.major_fault_ns : lat.minor_fault_ns).sample(this.rng);
       }
-      this.finish(group);
-      return;
-    }
-    if (group.cursor < group.faults.length && group.code === RespCode.SUCCESS) {
-      const major = this.resolveNext(group);
-      const lat = major ? this.env.latency.major_fault_ns : this.env.latency.minor_fault_ns;
-      this.env.sim.after(lat.sample(this.rng), this.kStep, 0, 0, group);
+      if (whole !== undefined) ns = whole.sample(this.rng);
+      this.env.sim.after(ns, this.kStep, 0, 0, group);
       return;
     }
     this.finish(group);
@@ -350,9 +355,7 @@ export class Sva implements GroupWork {
       code,
       0,
     );
-    const dt = this.env.sim.now - group.formedAt;
-    this.env.metrics.record('handler_ns', dt);
-    this.env.metrics.record('sva_ns', dt);
+    this.env.metrics.record('sva_ns', this.env.sim.now - group.formedAt);
     core.freeGroup(group);
     wq.done(worker);
   }

@@ -205,8 +205,8 @@ export class VtdIommu implements IommuFrontend {
     this.kReportResumed = sim.registerKind(`vtd${iommuIndex}:report-resumed`, (_a, result) => {
       this.reportResumed(result);
     });
-    this.kThreadEntry = sim.registerKind(`vtd${iommuIndex}:prq-entry`, () => {
-      this.threadEntry();
+    this.kThreadEntry = sim.registerKind(`vtd${iommuIndex}:prq-entries`, () => {
+      this.threadEntries();
     });
     this.kRespSend = sim.registerKind(`vtd${iommuIndex}:qi-page-grp-resp`, (_a, _b, p) => {
       this.deps.sendResponse(p as PrgResponseMsg);
@@ -266,28 +266,44 @@ export class VtdIommu implements IommuFrontend {
     this.nextEntryOrFinish();
   }
 
+  /**
+   * The entries from the cursor to the tail snapshot are handled as one batch: the thread decodes
+   * them back to back (one decode_ns draw per entry, summed), then reports them in ring order in
+   * one engine step. The kernel's loop never sleeps between entries, and PQH is written only after
+   * the batch, so what other actors can observe — the ring still holding the entries (the drain's
+   * scan), the completion, the next event raised only after PPR is cleared — is the same as with a
+   * step per entry; the reports of a batch simply fall at one instant.
+   */
   private nextEntryOrFinish(): void {
     if (this.cursor !== this.tailSnap) {
-      this.env.sim.after(this.env.latency.decode_ns.sample(this.rng), this.kThreadEntry, 0, 0);
+      const n = (this.tailSnap - this.cursor + this.prq.entries) % this.prq.entries;
+      const decode = this.env.latency.decode_ns;
+      let ns = 0;
+      for (let i = 0; i < n; i++) ns += decode.sample(this.rng);
+      this.env.sim.after(ns, this.kThreadEntry, 0, 0);
       return;
     }
     this.threadFinish();
   }
 
-  private threadEntry(): void {
-    const blocked = this.handleEntry(this.cursor);
-    this.cursor = (this.cursor + 1) % this.prq.entries;
-    // A report waiting for the device's lock (v6.7) holds the whole thread until it returns.
-    if (!blocked) this.nextEntryOrFinish();
+  /** The batch's entries, in ring order; stops while a report waits for the device's lock (v6.7). */
+  private threadEntries(): void {
+    while (this.cursor !== this.tailSnap) {
+      const blocked = this.handleEntry(this.cursor);
+      this.cursor = (this.cursor + 1) % this.prq.entries;
+      // A report waiting for the device's lock holds the whole thread until it returns.
+      if (blocked) return;
+    }
+    this.threadFinish();
   }
 
-  /** The blocked report returned (b = its result): finish that entry, go on with the next. */
+  /** The blocked report returned (b = its result): finish that entry, go on with the batch. */
   private reportResumed(result: number): void {
     const w = this.blockedReport;
     assert(w !== undefined, 'vtd: report resumed without a blocked report');
     this.blockedReport = undefined;
     if (this.driverAnswersErrors && result !== 0) this.badRequest(w.d, w.sender, w.reqId);
-    this.nextEntryOrFinish();
+    this.threadEntries();
   }
 
   private threadFinish(): void {

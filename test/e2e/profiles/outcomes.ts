@@ -50,10 +50,14 @@ export const OUTCOMES: Record<string, Record<ProfileName, [string, string, strin
   },
   'flush-partial-interleaved': {
     reference: same('0'),
-    mainline: ['1 CORE.GROUP.ONE_PASID', '0', '0'],
-    seed: ['1 CORE.FLUSH.NOTHING_PENDING CORE.GROUP.ONE_PASID', '0', '0'],
-    'v6.9': ['1 CORE.GROUP.ONE_PASID', '0', '0'],
-    'v6.7': ['0', '0', '1 CORE.GROUP.ONE_PASID'],
+    mainline: ['1 CORE.GROUP.ONE_PASID', '1 CORE.GROUP.ONE_PASID', '0'],
+    seed: [
+      '1 CORE.FLUSH.NOTHING_PENDING CORE.GROUP.ONE_PASID CORE.RESP.LATE_IS_NOT_ERROR IOMMUFD.WRITE.ERROR_RETURNED',
+      '1 CORE.RESP.LATE_IS_NOT_ERROR IOMMUFD.WRITE.ERROR_RETURNED',
+      '1 CORE.RESP.LATE_IS_NOT_ERROR IOMMUFD.WRITE.ERROR_RETURNED',
+    ],
+    'v6.9': ['1 CORE.GROUP.ONE_PASID', '1 CORE.GROUP.ONE_PASID', '0'],
+    'v6.7': ['1 CORE.GROUP.ONE_PASID', '1 CORE.GROUP.ONE_PASID', '0'],
   },
   'flush-pasid-reuse': {
     reference: same('0'),

@@ -78,10 +78,16 @@ describe('VT-d driver: PRQ thread', () => {
   it('writes PQH once, after the batch (entries stay pending while the thread works)', () => {
     const s = setup();
     for (let i = 0; i < 3; i++) s.iommu.receivePageRequest(req({ prgi: i }));
+    // The thread starts at 1000 and decodes the three entries back to back (100 ns each).
     s.h.advanceTo(1250);
-    expect(s.host.reports).toHaveLength(2);
+    expect(s.host.reports).toHaveLength(0);
     expect(s.iommu.prq.head).toBe(0);
     s.h.sim.run();
+    expect(s.host.reports.map((r) => [r.t, r.fault.grpid])).toEqual([
+      [1300, 0],
+      [1300, 1],
+      [1300, 2],
+    ]);
     expect(s.iommu.prq.head).toBe(3);
   });
 

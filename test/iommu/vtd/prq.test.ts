@@ -105,8 +105,8 @@ describe('VT-d PRQ hardware', () => {
     s.h.sim.run({ maxTimeNs: 999 });
     expect(s.host.reports).toHaveLength(0);
     s.h.sim.run();
-    // One thread run handled both (1 event), each decode took 100 ns.
-    expect(s.host.reports.map((r) => r.t)).toEqual([1100, 1200]);
+    // One thread run handled both as one batch: two decodes of 100 ns, then both reports.
+    expect(s.host.reports.map((r) => r.t)).toEqual([1200, 1200]);
     expect(s.iommu.stats().thread_runs).toBe(1);
     expect(s.prq.ppr).toBe(false);
     s.iommu.receivePageRequest(req({ prgi: 2 }));

@@ -483,24 +483,26 @@ class JsonlFitSink implements JsonlSink {
     }
     this.fit.res.records++;
     const flagsOf = this.flagsOf;
+    // What a VT-d kernel's ftrace shows of a request (prq_event_thread): the moment its report to
+    // the core returns (trace_prq_report follows intel_prq_report). Stop Markers and requests the
+    // driver refuses are never traced, dropped ones never reach the thread: the JSONL of a run and
+    // its ftrace fit to the same figures.
     switch (kind) {
       case TraceKind.PAGE_REQUEST:
-        // Bounded: a request never written nor dropped (a truncated trace) is forgotten oldest first.
+        // Bounded: a request never reported nor dropped (a truncated trace, a refused L=0
+        // request) is forgotten oldest first.
         if (flagsOf.size >= 1 << 20) flagsOf.delete(flagsOf.keys().next().value as number);
         flagsOf.set(f3, f4);
-        break;
-      case TraceKind.STOP_MARKER:
-        flagsOf.set(f3, PrFlag.LAST | PrFlag.PASID);
         break;
       case TraceKind.QUEUE_DROP:
         flagsOf.delete(f3);
         break;
-      case TraceKind.QUEUE_WRITE: {
+      case TraceKind.FAULT_REPORT: {
         const fl = flagsOf.get(f3);
         if (fl === undefined) break;
         flagsOf.delete(f3);
         const d = this.dev(f0, lineNo);
-        if (d !== undefined) this.fit.request(t, d, f1, f2, fl, -1);
+        if (d !== undefined) this.fit.request(t, d, f1, f2 & 0x1ff, fl, -1);
         break;
       }
       case TraceKind.RESPONSE_SEND: {

@@ -1,9 +1,11 @@
 /**
- * Writes a run as Linux ftrace text, the way a VT-d kernel would trace it: every page request the
- * PRQ thread reads (a queue write) as `intel_iommu:prq_report`, every page group response the driver
- * submits as `intel_iommu:qi_submit` of type page_grp_resp. Hardware auto-responses and dropped
- * requests never reach those tracepoints, as on real hardware. Timestamps keep exact ns so the
- * offline checker sees the same order as the online monitor.
+ * Writes a run as Linux ftrace text, the way a VT-d kernel traces it (drivers/iommu/intel/prq.c
+ * prq_event_thread): a page request the PRQ thread reported to the core is `intel_iommu:prq_report`,
+ * stamped when the report returns (the tracepoint follows intel_prq_report), with the thread's
+ * running sequence number; every page group response the driver submits is `intel_iommu:qi_submit`
+ * of type page_grp_resp. Stop Markers (dropped before the tracepoint), requests the driver refuses
+ * (handle_bad_prq_event: only its response is traced), hardware auto-responses and dropped requests
+ * never reach a tracepoint, as on real hardware. Timestamps keep exact ns.
  */
 import { formatPrqReport, formatQiSubmitPageGrpResp } from '../io/ftrace.js';
 import { PrFlag, TraceKind, ridString } from './events.js';
@@ -15,8 +17,11 @@ export interface FtraceDevice {
 }
 
 export class FtraceWriter implements TraceSink {
-  /** req → (flags, page) from the page request event, until the request is written or dropped. */
+  /** req → (flags, page) from the page request event, until the request is reported or dropped. */
   private readonly inFlight = new Map<number, { flags: number; page: number }>();
+  /** Bound on requests sent but neither reported nor dropped (refused L=0 requests are never
+   * answered, so nothing else removes them): the oldest is forgotten first. */
+  private static readonly MAX_IN_FLIGHT = 1 << 20;
   private buf: string[] = [];
   private seq = 0;
 
@@ -37,15 +42,15 @@ export class FtraceWriter implements TraceSink {
   onEvent(t: number, kind: number, f0: number, f1: number, f2: number, f3: number, f4: number, f5: number): void {
     switch (kind) {
       case TraceKind.PAGE_REQUEST:
+        if (this.inFlight.size >= FtraceWriter.MAX_IN_FLIGHT) this.inFlight.delete(this.inFlight.keys().next().value as number);
         this.inFlight.set(f3, { flags: f4, page: f5 });
-        break;
-      case TraceKind.STOP_MARKER:
-        this.inFlight.set(f3, { flags: PrFlag.LAST | PrFlag.PASID, page: 0 });
         break;
       case TraceKind.QUEUE_DROP:
         this.inFlight.delete(f3);
         break;
-      case TraceKind.QUEUE_WRITE: {
+      case TraceKind.FAULT_REPORT: {
+        // f3 req; the result does not matter: mainline traces after intel_prq_report whatever
+        // the core made of the fault.
         const r = this.inFlight.get(f3);
         if (r === undefined) break;
         this.inFlight.delete(f3);
@@ -56,7 +61,7 @@ export class FtraceWriter implements TraceSink {
               tsNs: t,
               iommu: this.iommu,
               device: this.deviceName(f0),
-              seq: ++this.seq,
+              seq: this.seq++, // iommu->prq_seq_number++: the first report is 0
               rid: this.devices[f0]?.rid ?? 0,
               pageNumber: r.page,
               read: (r.flags & PrFlag.READ) !== 0,
@@ -65,7 +70,7 @@ export class FtraceWriter implements TraceSink {
               priv: (r.flags & PrFlag.PRIV) !== 0,
               last: (r.flags & PrFlag.LAST) !== 0,
               pasid: f1 < 0 ? 0 : f1,
-              prgi: f2,
+              prgi: f2 & 0x1ff,
             },
             { nsTimestamps: true },
           ) + '\n',
@@ -84,7 +89,7 @@ export class FtraceWriter implements TraceSink {
               pasidPresent: f1 >= 0,
               pasid: f1 < 0 ? 0 : f1,
               code: f4,
-              prgi: f2,
+              prgi: f2 & 0x1ff,
               lpig: true,
             },
             { nsTimestamps: true },

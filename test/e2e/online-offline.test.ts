@@ -10,6 +10,7 @@ import { closeSync, mkdtempSync, openSync, writeSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { RULES, checkFtraceFile, checkJsonlFile, simulate } from '../../src/api.js';
+import { TraceKind } from '../../src/trace/events.js';
 import { loadScenario } from '../../src/scenario/files.js';
 import type { Scenario } from '../../src/scenario/schema.js';
 import { JsonlWriter } from '../../src/trace/jsonl.js';
@@ -116,5 +117,40 @@ describe('online monitor vs offline check of the same run (default scenario, see
     expect(ftrace.errorCount).toBe(0);
     expect(ftrace.violationsByRule).toEqual(only(onlineByRule, FTRACE_RULES));
     expect(Object.keys(ftrace.violationsByRule)).toContain('HOST.RESP.PASID_IFF_REQUIRED');
+  });
+});
+
+describe('the model ftrace writer traces what a VT-d kernel traces (prq.c prq_event_thread)', () => {
+  it('FTRACE.WRITER.KERNEL_POINTS: prq_report at the fault_report, numbered from 0, none for a Stop Marker or a dropped request', () => {
+    const l = loadScenario('default');
+    if (!l.ok) throw new Error('default scenario does not load');
+    const sc: Scenario = l.value.scenario;
+    const devs = sc.devices.map((d) => ({ rid: d.rid, name: d.name }));
+    let text = '';
+    /** Every event, to compare against (time, kind, fields). */
+    const events: number[][] = [];
+    const recorder = {
+      onEvent: (t: number, k: number, f0: number, f1: number, f2: number, f3: number, f4: number, f5: number) => {
+        events.push([t, k, f0, f1, f2, f3, f4, f5]);
+      },
+      finish: () => undefined,
+    };
+    simulate(sc, { seed: 1, check: 'off', sinks: [recorder, new FtraceWriter(sc.iommu.name, devs, (s) => void (text += s))] });
+    const reports = text.split('\n').filter((x) => x.includes('prq_report:'));
+    const faultReports = events.filter((e) => e[1] === TraceKind.FAULT_REPORT);
+    const stopMarkers = events.filter((e) => e[1] === TraceKind.STOP_MARKER);
+    expect(stopMarkers.length, 'the default scenario sends Stop Markers').toBeGreaterThan(0);
+    // One prq_report per report to the core, in order, at its time, seq# from 0.
+    expect(reports.length).toBe(faultReports.length);
+    reports.forEach((line, i) => {
+      const m = /\s(\d+)\.(\d{9}): prq_report: \S+ seq# (\d+): .* ([r-][w-][x-][p-][l-]) pasid=0x[0-9a-f]+ index=0x([0-9a-f]+)$/.exec(line);
+      expect(m, line).not.toBeNull();
+      const e = faultReports[i]!;
+      expect(Number(m![1]) * 1e9 + Number(m![2])).toBe(e[0]);
+      expect(Number(m![3])).toBe(i);
+      expect(parseInt(m![5]!, 16)).toBe(e[4]! & 0x1ff);
+      // A Stop Marker (L=1, R=W=0) is never traced.
+      expect(m![4]!.startsWith('--') && m![4]!.endsWith('l')).toBe(false);
+    });
   });
 });

@@ -208,7 +208,11 @@ class Fitter {
     if (r.diagnostics.length < this.maxDiagnostics) r.diagnostics.push(d);
   }
 
+  private lastIommu = '';
   iommu(name: string): void {
+    // Almost every line names the IOMMU of the line before.
+    if (name === this.lastIommu) return;
+    this.lastIommu = name;
     if (this.res.iommus.length < 16 && !this.res.iommus.includes(name)) this.res.iommus.push(name);
   }
 
@@ -218,6 +222,10 @@ class Fitter {
     if (t > r.endNs) r.endNs = t;
   }
 
+  /** The device of `rid`, if seen already. */
+  known(rid: number): DeviceFit | undefined {
+    return this.byRid.get(rid);
+  }
   device(rid: number, name: string, lineNo: number): DeviceFit | undefined {
     const d = this.byRid.get(rid);
     if (d !== undefined) return d;
@@ -547,7 +555,8 @@ async function fitFtrace(source: string | Readable, f: Fitter, maxLineBytes: num
         f.request(r.tsNs, d, hasPasid ? r.pasid : -1, r.prgi, flags, r.seq);
       } else if (r.kind === 'page_response') {
         f.iommu(r.iommu);
-        const d = f.device(r.rid, `0000:${ridString(r.rid)}`, item.lineNo);
+        // The name is built only for a device not seen before (no string per response line).
+        const d = f.known(r.rid) ?? f.device(r.rid, `0000:${ridString(r.rid)}`, item.lineNo);
         if (d === undefined) continue;
         f.response(r.tsNs, d, r.pasidPresent ? r.pasid : -1, r.prgi, r.code);
       }

@@ -241,6 +241,31 @@ class Cursor {
     return v;
   }
 
+  /** Halves of the last hex64Halves() read: bits 63:32 and 31:0. */
+  hi = 0;
+  lo = 0;
+
+  /**
+   * A 64-bit hex number read as two 32-bit halves into `hi`/`lo` (no BigInt, no string: a
+   * descriptor qword whose fields all sit inside one half).
+   */
+  hex64Halves(what: string): void {
+    const s = this.s;
+    const start = this.i;
+    let i = start;
+    while (i < s.length && isHexCode(s.charCodeAt(i))) i++;
+    if (i === start) this.fail(`hex digits for ${what}`);
+    if (i - start > 16) this.fail(`${what} of at most 16 hex digits`, start);
+    const split = Math.max(start, i - 8);
+    let hi = 0;
+    for (let k = start; k < split; k++) hi = hi * 16 + hexValue(s.charCodeAt(k));
+    let lo = 0;
+    for (let k = split; k < i; k++) lo = lo * 16 + hexValue(s.charCodeAt(k));
+    this.hi = hi;
+    this.lo = lo;
+    this.i = i;
+  }
+
   /** A 64-bit hex number. */
   hex64(what: string): bigint {
     return BigInt('0x' + this.hexText(what, 16));
@@ -424,32 +449,28 @@ function parseEventLine(text: string, opts: FtraceParseOptions): FtraceRecord {
   const afterTs = skipSpaces(text, cur.i);
   if (afterTs === cur.i) cur.fail("' '");
   cur.i = afterTs;
-  // Event name, optionally `system:event`.
-  const nameStart = cur.i;
+  // Event name, optionally `system:event`: compared in place (no string for the name of an event
+  // this reader knows; most lines of a PRI trace are one of three).
+  let nameStart = cur.i;
   while (cur.i < text.length && isWordCode(text.charCodeAt(cur.i))) cur.i++;
   if (cur.i === nameStart) cur.fail('an event name');
-  let event = text.slice(nameStart, cur.i);
+  let nameEnd = cur.i;
   cur.lit(':');
   if (cur.i < text.length && isWordCode(text.charCodeAt(cur.i))) {
-    const sub = cur.i;
+    nameStart = cur.i;
     while (cur.i < text.length && isWordCode(text.charCodeAt(cur.i))) cur.i++;
-    event = text.slice(sub, cur.i);
+    nameEnd = cur.i;
     cur.lit(':');
   }
   const bodyStart = skipSpaces(text, cur.i);
   if (bodyStart === cur.i && cur.i < text.length) cur.fail("' ' after the event name");
   cur.i = bodyStart;
 
-  switch (event) {
-    case 'prq_report':
-      return parsePrqReport(cur, tsNs, opts);
-    case 'qi_submit':
-      return parseQiSubmit(cur, tsNs);
-    case 'io_page_fault':
-      return parseIoPageFault(cur, tsNs);
-    default:
-      return { kind: 'other', tsNs, event, body: text.slice(bodyStart) };
-  }
+  const nameLen = nameEnd - nameStart;
+  if (nameLen === 10 && text.startsWith('prq_report', nameStart)) return parsePrqReport(cur, tsNs, opts);
+  if (nameLen === 9 && text.startsWith('qi_submit', nameStart)) return parseQiSubmit(cur, tsNs);
+  if (nameLen === 13 && text.startsWith('io_page_fault', nameStart)) return parseIoPageFault(cur, tsNs);
+  return { kind: 'other', tsNs, event: text.slice(nameStart, nameEnd), body: text.slice(bodyStart) };
 }
 
 function parsePrqReport(cur: Cursor, tsNs: number, opts: FtraceParseOptions): PageRequestRecord {
@@ -503,14 +524,6 @@ function parsePrqReport(cur: Cursor, tsNs: number, opts: FtraceParseOptions): Pa
   return rec;
 }
 
-function lo32(q: bigint): number {
-  return Number(q & 0xffffffffn);
-}
-
-function hi32(q: bigint): number {
-  return Number(q >> 32n);
-}
-
 function parseQiSubmit(cur: Cursor, tsNs: number): FtraceRecord {
   const bodyStart = cur.i;
   const type = cur.token('a descriptor type', ' ');
@@ -521,9 +534,12 @@ function parseQiSubmit(cur: Cursor, tsNs: number): FtraceRecord {
   const iommu = cur.token('an iommu name', ':');
   cur.lit(': 0x');
   const qw0Start = cur.i;
-  const qw0 = cur.hex64('qw0');
+  cur.hex64Halves('qw0');
+  const w0 = cur.lo;
+  const w0hi = cur.hi;
   cur.lit(' 0x');
-  const qw1 = cur.hex64('qw1');
+  cur.hex64Halves('qw1');
+  const w1 = cur.lo;
   cur.lit(' 0x');
   const qw2 = cur.hexText('qw2', 16);
   cur.lit(' 0x');
@@ -532,7 +548,6 @@ function parseQiSubmit(cur: Cursor, tsNs: number): FtraceRecord {
   // Page group response descriptor (VT-d 6.5.2.x; Linux QI_PGRP_* in drivers/iommu/intel/iommu.h):
   // QW0 type 3:0, PASID present b4, private data present b5, response code 15:12,
   // requester id 31:16, PASID 51:32; QW1 LPIG b2, PRG index 11:3.
-  const w0 = lo32(qw0);
   const type0 = w0 & 0xf;
   if (type0 !== QI_PGRP_RESP_TYPE) {
     throw new Fail(
@@ -540,14 +555,13 @@ function parseQiSubmit(cur: Cursor, tsNs: number): FtraceRecord {
       `expected descriptor type 0x9 in qw0 bits 3:0 for page_grp_resp got type 0x${type0.toString(16)}`,
     );
   }
-  const w1 = lo32(qw1);
   const rec: Mutable<PageResponseRecord> = {
     kind: 'page_response',
     tsNs,
     iommu,
     rid: w0 >>> 16,
     pasidPresent: ((w0 >>> 4) & 1) === 1,
-    pasid: hi32(qw0) & 0xfffff,
+    pasid: w0hi & 0xfffff,
     code: (w0 >>> 12) & 0xf,
     prgi: (w1 >>> 3) & 0x1ff,
     lpig: ((w1 >>> 2) & 1) === 1,

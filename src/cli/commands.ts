@@ -342,7 +342,8 @@ export async function exploreCommand(
       if (o.json !== undefined) g.json = o.json;
       if (o.shrink !== undefined) g.shrink = o.shrink;
       if (o.out !== undefined) g.out = o.out;
-      exploreGenerateCommand(g);
+      if (o.jobs !== undefined) g.jobs = o.jobs;
+      await exploreGenerateCommand(g);
       return;
     }
     if (o.time !== undefined || o.out !== undefined) throw new UsageError('--time and --out go with --generate');

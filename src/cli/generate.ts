@@ -10,7 +10,9 @@ import { loadScenario, formatDiagnostic, type Scenario } from '../api.js';
 import type { ScenarioInput } from '../scenario/schema.js';
 import { BUG_NAMES } from '../scenario/bugs.js';
 import { ReplayChooser } from '../sim/random.js';
-import { exploreGenerated } from '../explore/explore.js';
+import { exploreGeneratedOn } from '../parallel/generate.js';
+import { createExecutor, defaultJobs } from '../parallel/pool.js';
+import { startProgress } from './progress.js';
 import { kernelProfiles, toYaml } from '../explore/generate.js';
 import { shrink, ShrinkError, type ShrinkResult } from '../explore/shrink.js';
 import { counterexample, formatCounterexample, type Counterexample } from '../explore/counterexample.js';
@@ -80,9 +82,11 @@ export interface ExploreGenerateOpts {
   json?: boolean;
   shrink?: boolean;
   out?: string;
+  /** Worker threads (default: every core). */
+  jobs?: number;
 }
 
-export function exploreGenerateCommand(o: ExploreGenerateOpts): void {
+export async function exploreGenerateCommand(o: ExploreGenerateOpts): Promise<void> {
   checkBugs(o.bug);
   checkKernel(o.kernel);
   const budgetMs = o.time !== undefined ? parseDuration(o.time) : undefined;
@@ -91,13 +95,24 @@ export function exploreGenerateCommand(o: ExploreGenerateOpts): void {
   const out = o.out ?? '.';
   if (!existsSync(out)) mkdirSync(out, { recursive: true });
   const started = Date.now();
-  const res = exploreGenerated({
-    seed: o.seed,
-    runs,
-    bugs: o.bug,
-    gen: o.kernel !== undefined ? { kernel: o.kernel } : {},
-    ...(budgetMs !== undefined ? { shouldStop: () => Date.now() - started >= budgetMs } : {}),
-  });
+  // Tries run on the pool in seed order; the first finding is the one-thread search's.
+  const exec = createExecutor(Math.max(1, Math.min(o.jobs ?? defaultJobs(), runs)));
+  // Under --time the total is unknown: no bar (a bar needs a total).
+  const progress = startProgress({ label: 'explore --generate', unit: 'scenarios', total: runs, enabled: o.json !== true && budgetMs === undefined });
+  let res: Awaited<ReturnType<typeof exploreGeneratedOn>>;
+  try {
+    res = await exploreGeneratedOn(exec, {
+      seed: o.seed,
+      runs,
+      bugs: o.bug,
+      gen: o.kernel !== undefined ? { kernel: o.kernel } : {},
+      ...(budgetMs !== undefined ? { shouldStop: () => Date.now() - started >= budgetMs } : {}),
+      onTry: (n) => progress.update(n, 0),
+    });
+  } finally {
+    progress.stop();
+    await exec.close();
+  }
   const elapsedMs = Date.now() - started;
   const what = `${o.kernel !== undefined ? ` --kernel ${o.kernel}` : ''}${o.bug.map((b) => ` --bug ${b}`).join('')}`;
   const f = res.finding;

@@ -29,12 +29,18 @@ export function bugRules(bugs: readonly string[]): Set<string> {
   return new Set(BUGS.filter((b) => bugs.includes(b.name)).map((b) => b.rule));
 }
 
+/**
+ * The generator's options for a search: a bug is looked for under the profiles that do not
+ * already contain it (there the run without it would break the same rule).
+ */
+export function generatorOptions(bugs: readonly string[], gen: GenerateOptions = {}): GenerateOptions {
+  const avoid = gen.kernel === undefined && bugs.length > 0 ? [...new Set(bugs.flatMap((b) => profilesWith(b)))] : [];
+  return avoid.length > 0 ? { ...gen, avoidKernels: avoid } : gen;
+}
+
 /** One try: generate scenario `seed`, run it, and say whether it is a finding. */
 export function tryGenerated(seed: number, bugs: readonly string[], gen: GenerateOptions = {}): Finding | undefined {
-  // A bug is looked for under the profiles that do not already contain it (there the run without
-  // it would break the same rule).
-  const avoid = gen.kernel === undefined && bugs.length > 0 ? [...new Set(bugs.flatMap((b) => profilesWith(b)))] : [];
-  const { doc, scenario } = generateScenario(seed, avoid.length > 0 ? { ...gen, avoidKernels: avoid } : gen);
+  const { doc, scenario } = generateScenario(seed, generatorOptions(bugs, gen));
   const r = simulate(scenario, { seed, bugs, noHistograms: true });
   if (r.report.violations_total === 0) return undefined;
   const rules = [...new Set(r.report.violations.map((v) => v.rule))];

@@ -6,6 +6,8 @@
 import { simulate, type ProfileName, type Scenario, type RunReport, type SimulateOptions } from '../api.js';
 import { PrefixChooser } from '../sim/random.js';
 import type { HistName } from '../report/metrics.js';
+import { tryGenerated } from '../explore/explore.js';
+import type { GenerateOptions } from '../explore/generate.js';
 
 export interface SimJob {
   /** A validated scenario (plain data: it crosses to the worker by structured clone). */
@@ -68,4 +70,35 @@ export function runJob(job: SimJob): SimJobResult {
   }
   if (job.want?.report === true) out.report = rep;
   return out;
+}
+
+/**
+ * One try of `explore --generate`: draw scenario `seed`, run it with seed `seed`, and say whether
+ * it is a finding. Only the verdict crosses back; the caller draws the finding's scenario again
+ * (the generator is a pure function of the seed), which costs far less than cloning every try's
+ * document back from the worker.
+ */
+export interface GenerateJob {
+  kind: 'generate';
+  seed: number;
+  bugs: readonly string[];
+  gen: GenerateOptions;
+}
+
+export interface GenerateJobResult {
+  seed: number;
+  /** The rule the finding breaks, every rule the run broke, and its violation count; null: no finding. */
+  finding: { rule: string; rules: string[]; violations: number } | null;
+}
+
+export function runGenerateJob(job: GenerateJob): GenerateJobResult {
+  const f = tryGenerated(job.seed, job.bugs, job.gen);
+  return { seed: job.seed, finding: f === undefined ? null : { rule: f.rule, rules: f.rules, violations: f.violations } };
+}
+
+/** Any job the pool's workers take. */
+export type AnyJob = SimJob | GenerateJob;
+
+export function isGenerateJob(job: AnyJob): job is GenerateJob {
+  return (job as GenerateJob).kind === 'generate';
 }

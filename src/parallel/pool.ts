@@ -12,12 +12,14 @@ import { availableParallelism } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Tinypool } from 'tinypool';
-import { runJob, type SimJob, type SimJobResult } from './jobs.js';
+import { runGenerateJob, runJob, type GenerateJob, type GenerateJobResult, type SimJob, type SimJobResult } from './jobs.js';
 
 export interface Executor {
   /** Threads running jobs (1: the main thread). */
   readonly threads: number;
   readonly run: (job: SimJob) => Promise<SimJobResult>;
+  /** One try of `explore --generate`. */
+  readonly runGenerate: (job: GenerateJob) => Promise<GenerateJobResult>;
   /** Stop the threads (jobs still running are abandoned). */
   readonly close: () => Promise<void>;
 }
@@ -38,21 +40,21 @@ function workerFile(): string {
 
 /** One job at a time in this thread. Each job starts from a macrotask, so timers (the progress
  * bar's redraw) run between jobs. */
+function inline<J, R>(f: (job: J) => R): (job: J) => Promise<R> {
+  return (job) =>
+    new Promise<R>((resolve, reject) => {
+      setImmediate(() => {
+        try {
+          resolve(f(job));
+        } catch (e) {
+          reject(e instanceof Error ? e : new Error(String(e)));
+        }
+      });
+    });
+}
+
 function inlineExecutor(): Executor {
-  return {
-    threads: 1,
-    run: (job) =>
-      new Promise<SimJobResult>((resolve, reject) => {
-        setImmediate(() => {
-          try {
-            resolve(runJob(job));
-          } catch (e) {
-            reject(e instanceof Error ? e : new Error(String(e)));
-          }
-        });
-      }),
-    close: () => Promise.resolve(),
-  };
+  return { threads: 1, run: inline(runJob), runGenerate: inline(runGenerateJob), close: () => Promise.resolve() };
 }
 
 /**
@@ -67,6 +69,7 @@ export function createExecutor(threads: number): Executor {
   return {
     threads,
     run: (job) => pool.run(job) as Promise<SimJobResult>,
+    runGenerate: (job) => pool.run(job) as Promise<GenerateJobResult>,
     close: async () => {
       if (closed) return;
       closed = true;

@@ -90,6 +90,30 @@ describe('iopf explore --generate', () => {
     expect(j.found).toBeNull();
   });
 
+  it('EXPLORE.GENERATE.JOBS.IDENTICAL: --jobs 2 finds the same seed after the same tries, writes the same files and prints the same story as --jobs 1', () => {
+    const run = (jobs: string): { j: Record<string, unknown>; dir: string } => {
+      const dir = join(tmp, `jobs${jobs}`);
+      const r = iopf('explore', '--generate', '--bug', 'amd-grpid-last-bit', '--seed', '1', '--runs', '12', '--jobs', jobs, '--out', dir, '--json');
+      expect(r.code, r.err).toBe(1);
+      const j = JSON.parse(r.out.split(dir).join('OUT')) as Record<string, unknown>;
+      delete j.elapsed_ms;
+      return { j, dir };
+    };
+    const one = run('1');
+    const two = run('2');
+    expect(two.j).toEqual(one.j);
+    const found = one.j.found as { seed: number };
+    for (const f of [`generated-${found.seed}.yaml`, `generated-${found.seed}-min.yaml`])
+      expect(readFileSync(join(two.dir, f), 'utf8').split(two.dir).join('OUT')).toBe(readFileSync(join(one.dir, f), 'utf8').split(one.dir).join('OUT'));
+    // A search that finds nothing reports the same number of tries.
+    const none = (jobs: string): unknown => {
+      const j = JSON.parse(iopf('explore', '--generate', '--bug', 'remove-frees-live-group', '--seed', '1', '--runs', '5', '--jobs', jobs, '--json').out) as Record<string, unknown>;
+      delete j.elapsed_ms;
+      return j;
+    };
+    expect(none('2')).toEqual(none('1'));
+  });
+
   it('EXPLORE.GENERATE.BAD_INPUT: bad --time, --kernel, a scenario with --generate: exit 2, one line, no stack', () => {
     for (const args of [
       ['explore', '--generate', '--time', 'soon'],

@@ -3,7 +3,7 @@
  * scenario — IOMMU family and queue sizes, kernel profile, 1–4 PCIe functions with their PRI
  * capacity/allocation and PASID-required bit, processes, which handler each (device, process)
  * pair gets (SVA bind, iommufd fault object with a VMM of some speed and policy, a paging hwpt
- * without fault, or nothing), workloads, timed actions and fault-site probabilities.
+ * without fault, or nothing), workloads, timed actions (standalone flushes among them) and fault-site probabilities.
  *
  * The generator builds the scenario *document* (what a user would write in YAML) and hands it to
  * the real loader: a generated scenario is valid by construction, and the loader proves it (a
@@ -88,6 +88,32 @@ interface Pair {
 }
 
 const MiB = 1 << 20;
+
+/**
+ * Standalone flushes (iopf_queue_flush_dev outside a detach), from their own stream so the rest of
+ * every seed's scenario is what it was before flushes were drawn. A flush keeps its caller's
+ * contract as drivers do: it comes when the traffic of what it flushes has stopped (the end of the
+ * pair's traffic, or of the whole device's), while other PASIDs of the device may still fault —
+ * the flush must then leave their partial and pending faults alone.
+ */
+function drawFlushes(f: Draw, pairs: readonly Pair[], pairSpans: ReadonlyMap<Pair, [number, number][]>, nDev: number, actions: Record<string, unknown>[]): void {
+  if (!f.chance(1, 2)) return;
+  const n = f.int(1, 2);
+  const attached = pairs.filter((p) => p.kind !== 'none' && (pairSpans.get(p) ?? []).length > 0);
+  for (let i = 0; i < n; i++) {
+    const whole = attached.length === 0 || f.chance(1, 5);
+    if (whole) {
+      const dev = `dev${f.int(0, nDev - 1)}`;
+      let end = 0;
+      for (const [p, spans] of pairSpans) if (p.dev === dev) for (const [, b] of spans) end = Math.max(end, b);
+      actions.push({ op: 'flush', at_ns: end + f.int(0, 50_000), device: dev });
+      continue;
+    }
+    const p = f.pick(attached);
+    const [, end] = f.pick(pairSpans.get(p)!);
+    actions.push({ op: 'flush', at_ns: end + f.int(0, 50_000), device: p.dev, process: p.proc });
+  }
+}
 
 /** Draw one scenario document from `seed`. */
 export function generateDoc(seed: number, opts: GenerateOptions = {}): ScenarioInput {
@@ -282,6 +308,7 @@ export function generateDoc(seed: number, opts: GenerateOptions = {}): ScenarioI
       }
     }
   }
+  drawFlushes(new Draw(new Rng(seed, 'generate/flush')), pairs, pairSpans, nDev, actions);
   actions.sort((a, b) => (a.at_ns as number) - (b.at_ns as number));
 
   // VMM speed: fast, the reference's default, or slow (user space holds groups long).

@@ -134,6 +134,7 @@ export class World {
   private readonly kUnbindDone: number;
   private readonly kBindDone: number;
   private readonly kRemoved: number;
+  private readonly kFlushed: number;
   private readonly kDrainThen: number;
   private readonly kReportLate: number;
   private readonly kIommufdDrained: number;
@@ -342,6 +343,13 @@ export class World {
       this.bound(this.bindings[i]!, result);
     });
     this.kRemoved = sim.registerKind('action:removed', () => undefined);
+    this.kFlushed = sim.registerKind('action:flush-done', (i, result) => {
+      // Drivers ignore what iopf_queue_flush_dev returns; the run's summary names it.
+      if (result !== 0) {
+        const a = this.scenario.actions[i]!;
+        this.actionsFailed.push(`flush ${'device' in a ? a.device : ''}${'process' in a && a.process !== undefined ? `/${a.process}` : ''}: ${result}`);
+      }
+    });
     this.kDrainThen = sim.registerKind('uapi:drain-done', (_a, _b, p) => {
       (p as () => void)();
     });
@@ -528,7 +536,7 @@ export class World {
   private runAction(i: number): void {
     const a = this.scenario.actions[i]!;
     const dev = 'device' in a ? this.devIdx.get(a.device)! : -1;
-    const proc = 'process' in a ? this.procIdx.get(a.process)! : -1;
+    const proc = 'process' in a && a.process !== undefined ? this.procIdx.get(a.process)! : -1;
     switch (a.op) {
       case 'bind':
         this.bind(dev, proc);
@@ -562,6 +570,21 @@ export class World {
         for (let w = 0; w < this.workloads.length; w++) if (this.workloadPair[w]!.dev === dev) this.workloads[w]!.stop();
         if (this.iommu instanceof Smmuv3Iommu) this.iommu.terminateStalls(dev);
         this.core.removeDeviceStep(this.queue, dev, { kind: this.kRemoved, a: dev, b: 0 });
+        break;
+      }
+      case 'flush': {
+        // A driver's own iopf_queue_flush_dev(dev, pasid), outside any detach: the PASID of the
+        // pair's attachment (SVA bind or iommufd), or the whole device without a process.
+        let pasid = -1;
+        if (proc >= 0) {
+          const b = this.pairOf(dev, proc);
+          if (b.state !== BindState.BOUND) {
+            this.actionsFailed.push(`flush ${a.device}/${a.process ?? ''}: no PASID attached`);
+            break;
+          }
+          pasid = b.pasid;
+        }
+        this.core.flushDev(dev, pasid, { kind: this.kFlushed, a: i, b: 0 });
         break;
       }
       case 'iommufd_close':

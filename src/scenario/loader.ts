@@ -230,7 +230,7 @@ function semanticChecks(loc: Located, s: Scenario): Diagnostic[] {
     if (a.op === 'bind' && attached.has(pairKey(a.device, a.process)))
       err(['actions', i], `device ${quote(a.device)} and process ${quote(a.process)} are attached to iommufd (iommufd.attach[${attached.get(pairKey(a.device, a.process))!}]): SVA cannot bind the same PASID`);
     if ('device' in a) devRef(['actions', i, 'device'], a.device);
-    if ('process' in a) procRef(['actions', i, 'process'], a.process);
+    if ('process' in a && a.process !== undefined) procRef(['actions', i, 'process'], a.process);
     if ('fault' in a && typeof a.fault === 'string' && !faults.has(a.fault)) err(['actions', i, 'fault'], `unknown iommufd fault object ${quote(a.fault)}`);
   });
   s.iommufd.attach.forEach((a, i) => {

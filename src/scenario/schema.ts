@@ -301,6 +301,14 @@ const actionSchema = z.discriminatedUnion('op', [
   z.strictObject({ op: z.literal('pri_enable'), at_ns: nsInt, device: z.string() }),
   z.strictObject({ op: z.literal('pri_reset'), at_ns: nsInt, device: z.string() }),
   z.strictObject({ op: z.literal('remove_device'), at_ns: nsInt, device: z.string() }),
+  /**
+   * iopf_queue_flush_dev(dev, pasid) on its own, as a driver calls it outside a detach (the seed:
+   * "before shutting down the device"; AMD's detach_device: the whole device): `process` names the
+   * PASID (the pair's attachment); without it, the whole device (no PASID). The caller's contract
+   * — the device no longer faults on what is flushed — is the scenario's to keep
+   * (CORE.FLUSH.NO_NEW_FAULTS says when it is not).
+   */
+  z.strictObject({ op: z.literal('flush'), at_ns: nsInt, device: z.string(), process: z.string().optional() }),
   z.strictObject({ op: z.literal('iommufd_close'), at_ns: nsInt, fault: z.string() }),
   z.strictObject({ op: z.literal('iommufd_destroy'), at_ns: nsInt, fault: z.string() }),
   z.strictObject({ op: z.literal('iommufd_detach'), at_ns: nsInt, device: z.string(), process: z.string() }),

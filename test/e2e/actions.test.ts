@@ -2,6 +2,8 @@
 import { describe, expect, it } from 'vitest';
 import { parseScenario } from '../../src/scenario/loader.js';
 import { simulate } from '../../src/api.js';
+import { RespSource, TraceKind } from '../../src/trace/events.js';
+import { RespCode } from '../../src/iopf/types.js';
 
 const text = `
 name: rebind-during-unbind
@@ -27,5 +29,89 @@ describe('timed actions', () => {
     // The later workload runs on the new bind: its accesses complete (none skipped as unbound).
     expect(r.dma.accesses).toBe(500);
     expect(r.conservation.outstanding).toBe(0);
+  });
+});
+
+/**
+ * A driver's own iopf_queue_flush_dev(dev, pasid), outside a detach: two PASIDs of one function
+ * served by a slow VMM through iommufd, so groups of both wait in user space when the flush of the
+ * first comes (after its traffic has stopped, as the caller's contract asks).
+ */
+const flushText = (kernel: string, process: string): string => `
+name: standalone-flush
+kernel: ${kernel}
+iommu: { family: vtd, name: dmar0 }
+devices: [{ name: d0, rid: "00:04.0", pri: { capacity: 256, allocation: 64, response_pasid_required: true } }]
+processes:
+  - { name: p0, vmas: [{ start: 0x10000000, size: 4MiB, perms: rw }] }
+  - { name: p1, vmas: [{ start: 0x40000000, size: 4MiB, perms: rw }] }
+iommufd:
+  faults: [{ name: fq0, read_batch: 4, policy: success }]
+  attach: [{ device: d0, process: p0, fault: fq0 }, { device: d0, process: p1, fault: fq0 }]
+latency:
+  vmm_wake_ns: { dist: fixed, ns: 100000 }
+  vmm_service_ns: { dist: fixed, ns: 2000000 }
+workloads:
+  - { device: d0, process: p0, pattern: sequential, rate_per_us: 1, accesses: 20, prg_pages: 2 }
+  - { device: d0, process: p1, pattern: sequential, rate_per_us: 0.001, accesses: 6, prg_pages: 2 }
+actions:
+  - { op: flush, at_ns: 200000, device: d0${process} }
+`;
+
+interface Ev {
+  kind: number;
+  f: number[];
+}
+
+function runFlush(kernel: string, process: string): { events: Ev[]; report: ReturnType<typeof simulate>['report'] } {
+  const p = parseScenario(flushText(kernel, process), 'flush.yaml');
+  if (!p.ok) throw new Error(JSON.stringify(p.errors));
+  const events: Ev[] = [];
+  const sink = { onEvent: (_t: number, kind: number, ...f: number[]): void => void events.push({ kind, f }) };
+  const report = simulate(p.value, { seed: 1, sinks: [sink] }).report;
+  return { events, report };
+}
+
+describe('timed actions: flush', () => {
+  it('ACTION.FLUSH: a standalone flush(dev, pasid) answers INVALID only the groups of its PASID still held (seed semantics), and is traced as one flush', () => {
+    const { events, report } = runFlush('reference', ', process: p0');
+    expect(report.counters.actions_failed).toBe(0);
+    const begins = events.filter((e) => e.kind === TraceKind.FLUSH_BEGIN);
+    expect(begins.length).toBe(1);
+    const pasid = begins[0]!.f[1]!;
+    expect(pasid).toBeGreaterThanOrEqual(0);
+    expect(events.filter((e) => e.kind === TraceKind.FLUSH_END).map((e) => [e.f[1], e.f[4]])).toEqual([[pasid, 0]]);
+    const flushed = events.filter((e) => e.kind === TraceKind.RESPONSE_SEND && e.f[5] === RespSource.FLUSH);
+    expect(flushed.length).toBeGreaterThan(0);
+    for (const e of flushed) {
+      expect(e.f[1]).toBe(pasid);
+      expect(e.f[4]).toBe(RespCode.INVALID);
+    }
+    // The other PASID's groups are the VMM's to answer; the flush leaves them alone.
+    const other = events.filter((e) => e.kind === TraceKind.RESPONSE_SEND && e.f[1] !== pasid);
+    expect(other.length).toBeGreaterThan(0);
+    for (const e of other) expect([e.f[4], e.f[5]]).toEqual([RespCode.SUCCESS, RespSource.GROUP]);
+    expect(report.violations).toEqual([]);
+  });
+
+  it('ACTION.FLUSH.WORKQUEUE_ONLY: under mainline the same flush only waits for the workqueue (no response of its own)', () => {
+    const { events, report } = runFlush('mainline', ', process: p0');
+    expect(events.filter((e) => e.kind === TraceKind.FLUSH_END).length).toBe(1);
+    expect(events.some((e) => e.kind === TraceKind.RESPONSE_SEND && e.f[5] === RespSource.FLUSH)).toBe(false);
+    expect(report.violations).toEqual([]);
+  });
+
+  it('ACTION.FLUSH.DEVICE: without a process the whole device is flushed (no PASID), answering nothing', () => {
+    const { events } = runFlush('reference', '');
+    expect(events.filter((e) => e.kind === TraceKind.FLUSH_BEGIN).map((e) => e.f[1])).toEqual([-1]);
+    expect(events.some((e) => e.kind === TraceKind.RESPONSE_SEND && e.f[5] === RespSource.FLUSH)).toBe(false);
+  });
+
+  it('ACTION.FLUSH.NOT_ATTACHED: a flush of a pair with no PASID attached fails as an action, not as a crash', () => {
+    // p1 keeps its traffic but is attached to nothing: no PASID to flush.
+    const text = flushText('reference', ', process: p1').replace(', { device: d0, process: p1, fault: fq0 }', '');
+    const p = parseScenario(text, 'flush.yaml');
+    if (!p.ok) throw new Error(JSON.stringify(p.errors));
+    expect(simulate(p.value, { seed: 1 }).report.counters.actions_failed).toBe(1);
   });
 });

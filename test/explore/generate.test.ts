@@ -63,7 +63,7 @@ describe('explore --generate: the generator', () => {
     }
     expect([...fam].sort()).toEqual([...iommuFamilies()].sort());
     expect([...devCounts].sort()).toEqual([1, 2, 3, 4]);
-    for (const op of ['bind', 'unbind', 'exit', 'pri_disable', 'pri_enable', 'pri_reset', 'remove_device', 'iommufd_close', 'iommufd_destroy', 'iommufd_detach', 'iommufd_replace']) {
+    for (const op of ['bind', 'unbind', 'exit', 'pri_disable', 'pri_enable', 'pri_reset', 'remove_device', 'iommufd_close', 'iommufd_destroy', 'iommufd_detach', 'iommufd_replace', 'flush']) {
       expect(ops.has(op), op).toBe(true);
     }
     expect([...policies].sort()).toEqual(['drop-and-close', 'failure', 'invalid', 'success']);

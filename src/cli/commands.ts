@@ -115,7 +115,7 @@ function printProfilesMatrix(): void {
 
 /** An output file's sink: opening it is checked now (exit 2 "cannot write"); a write that fails
  *  during the run (a full disk, /dev/full) stops it with a SinkWriteError, also exit 2. */
-function fileSink(path: string, make: (write: (s: string) => void, close: () => void) => TraceSink): TraceSink {
+function fileSink<S extends TraceSink>(path: string, make: (write: (s: string) => void, close: () => void) => S): S {
   let fd: number;
   try {
     fd = openSync(path, 'w');
@@ -200,7 +200,13 @@ export async function runCommand(ref: string | undefined, o: RunOpts): Promise<v
       const devs = scenario.devices.map((d) => ({ rid: d.rid, name: d.name }));
       sinks.push(fileSink(o.ftrace, (w, c) => new FtraceWriter(scenario.iommu.name, devs, w, c)));
     }
-    if (o.perfetto !== undefined) sinks.push(fileSink(o.perfetto, (w, c) => new PerfettoWriter(scenario, w, c)));
+    // The Perfetto file stays open after the run: a failing run's counterexample (explained once
+    // the run is over) goes in as flow arrows before it is closed.
+    let perfetto: PerfettoWriter | undefined;
+    if (o.perfetto !== undefined) {
+      perfetto = fileSink(o.perfetto, (w, c) => new PerfettoWriter(scenario, w, c, { holdOpen: true }));
+      sinks.push(perfetto);
+    }
     const opts: SimulateOptions = { bugs: o.bug, sinks, scenarioRef: shown };
     if (kernel !== undefined) opts.kernel = kernel;
     if (o.seed !== undefined) opts.seed = o.seed;
@@ -220,10 +226,14 @@ export async function runCommand(ref: string | undefined, o: RunOpts): Promise<v
     } finally {
       progress.stop();
     }
-    if (r.report.violations_total > 0 && opts.check !== 'off') {
-      const { sinks: _s, progress: _p, ...again } = opts;
-      const ce = runCounterexample(scenario, again);
-      if (ce !== undefined) r.report.counterexample = ce;
+    try {
+      if (r.report.violations_total > 0 && opts.check !== 'off') {
+        const { sinks: _s, progress: _p, ...again } = opts;
+        const ce = runCounterexample(scenario, again);
+        if (ce !== undefined) r.report.counterexample = ce;
+      }
+    } finally {
+      perfetto?.closeWith(r.report.counterexample);
     }
     if (o.recordChoices !== undefined) {
       writeOutput(o.recordChoices, JSON.stringify({ scenario: loaded.ref, ...(loaded.sets.length > 0 ? { set: loaded.sets } : {}), seed: r.report.seed, bugs: o.bug, until_ns: o.untilNs ?? null, choices: r.choices ?? [], ...(kernel !== undefined ? { kernel } : {}) }));

@@ -107,7 +107,9 @@ export async function exploreGenerateCommand(o: ExploreGenerateOpts): Promise<vo
       bugs: o.bug,
       gen: o.kernel !== undefined ? { kernel: o.kernel } : {},
       ...(budgetMs !== undefined ? { shouldStop: () => Date.now() - started >= budgetMs } : {}),
-      onTry: (n) => progress.update(n, 0),
+      onTry: (n) => {
+        progress.update(n, 0);
+      },
     });
   } finally {
     progress.stop();

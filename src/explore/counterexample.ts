@@ -449,10 +449,11 @@ function fieldWords(detail: string, ring: EventRing, end: number, n: Names): str
     if (k === K.GROUP_FORM && !groupSlot.has(ring.f(i, 3))) groupSlot.set(ring.f(i, 3), `the group of ${n.rid(ring.f(i, 0))} ${n.pasid(ring.f(i, 1))} PRG index ${ring.f(i, 2) & 0x1ff}`);
     if (k === K.PAGE_REQUEST && !reqSlot.has(ring.f(i, 3))) reqSlot.set(ring.f(i, 3), `the request of ${n.rid(ring.f(i, 0))} ${n.pasid(ring.f(i, 1))} PRG index ${ring.f(i, 2)} (${flagText(ring.f(i, 4))})`);
   }
+  // The checker names a device by index or, in newer messages, by its RID (bb:dd.f).
   return detail
-    .replace(/\bgroup (\d+)(?: of device \d+)?(?: PASID -?\d+)?/g, (m, g: string) => groupSlot.get(Number(g)) ?? 'a group')
-    .replace(/\b(?:partial fault|fault|page request|request|req|L=1 request) (\d+)(?: of device \d+)?(?: PASID -?\d+)?/g, (m, r: string) => reqSlot.get(Number(r)) ?? 'a request')
-    .replace(/\bdevice (\d+)/g, (_m, d: string) => n.rid(Number(d)))
+    .replace(/\bgroup (\d+)(?: of device (?:[0-9a-f]{2}:[0-9a-f]{2}\.[0-7]|\d+))?(?: PASID -?\d+)?/g, (m, g: string) => groupSlot.get(Number(g)) ?? 'a group')
+    .replace(/\b(?:partial fault|fault|page request|request|req|L=1 request) (\d+)(?: of device (?:[0-9a-f]{2}:[0-9a-f]{2}\.[0-7]|\d+))?(?: PASID -?\d+)?/g, (m, r: string) => reqSlot.get(Number(r)) ?? 'a request')
+    .replace(/\bdevice (\d+)(?![\d:])/g, (_m, d: string) => n.rid(Number(d)))
     .replace(/\bIOMMU (\d+)/g, () => n.scenario.iommu.name);
 }
 

@@ -38,6 +38,12 @@ export const PERFETTO_PID_DEVICE_BASE = 0x200000;
 export const PERFETTO_PID_PRQ = 0x300000;
 /** pid of the iopf core workqueue. */
 export const PERFETTO_PID_WORKQUEUE = 0x300001;
+/** pid of the counterexample's process (a failing run's causal slice, one thread per lane). */
+export const PERFETTO_PID_COUNTEREXAMPLE = 0x300002;
+/** tid of the counterexample's violation marker. */
+export const PERFETTO_TID_VIOLATION = 1;
+/** cat of the counterexample's flow events (ph s/t/f, one chain id). */
+export const PERFETTO_FLOW_CAT = 'counterexample';
 /** tid of the PRQ's single thread. */
 export const PERFETTO_TID_PRQ = 1;
 /** tid of a device's track for requests without a PASID (PASID p has tid p + 1). */
@@ -80,6 +86,26 @@ const OUTCOME_NAMES: Record<number, string> = {
 };
 const PRI_OPS = ['enable', 'disable', 'reset'];
 
+/**
+ * A failing run's counterexample as the export needs it (structurally the report layer's
+ * Counterexample, which lives above this layer): numbered steps on lanes, and the violation.
+ */
+export interface PerfettoFlowChain {
+  rule: string;
+  /** The violation, in the field's words. */
+  detail: string;
+  time_ns: number;
+  steps: readonly { n: number; time_ns: number; lane: string; to?: string; text: string }[];
+}
+
+export interface PerfettoOptions {
+  /**
+   * finish() leaves the JSON open: the caller appends the counterexample (known only once the
+   * run is over and explained) with close(chain). Without it finish() closes the file.
+   */
+  holdOpen?: boolean;
+}
+
 /** One page request group as the device sees it, from first request to response. */
 interface OpenGroup {
   pasid: number;
@@ -120,6 +146,7 @@ export class PerfettoWriter implements TraceSink {
     private readonly scenario: Scenario,
     private readonly write: (chunk: string) => void,
     private readonly close?: () => void,
+    private readonly options: PerfettoOptions = {},
   ) {
     this.workers = scenario.iopf.workers;
     this.prqName = `${scenario.iommu.name} PRQ`;
@@ -523,8 +550,62 @@ export class PerfettoWriter implements TraceSink {
         this.push(`{"ph":"E","ts":${ts},"pid":${pid},"tid":${tid},"name":"${name}","args":{"unfinished":1}}`);
       }
     }
+    if (this.options.holdOpen !== true) this.terminate();
+    else this.flush();
+  }
+
+  private terminated = false;
+
+  private terminate(): void {
+    if (this.terminated) return;
+    this.terminated = true;
     this.buf.push('\n]}\n');
     this.flush();
     this.close?.();
+  }
+
+  /**
+   * Close a file held open (options.holdOpen), with the counterexample when the run failed: a
+   * process "counterexample: RULE" with one thread per lane, each step a 1 ns slice "n. text" on
+   * its lane, a flow (ph s → t … → f, one id, cat "counterexample") through the steps in order,
+   * ending at an instant marker named after the rule (args.violation = the violation text) on the
+   * "violation" thread at the violation's time. Flow ends bind to their enclosing slice ("bp":"e";
+   * Perfetto imports a thread instant as a zero-length slice), so each arrow joins two steps.
+   */
+  closeWith(chain?: PerfettoFlowChain): void {
+    if (!this.done) this.finish();
+    if (this.terminated) return;
+    if (chain !== undefined && chain.steps.length > 0) this.flowChain(chain);
+    this.terminate();
+  }
+
+  private flowChain(c: PerfettoFlowChain): void {
+    const pid = PERFETTO_PID_COUNTEREXAMPLE;
+    const lanes = new Map<string, number>();
+    this.meta(pid, 0, 'process_name', `counterexample: ${c.rule}`);
+    this.meta(pid, 0, 'process_sort_index', -1);
+    this.nameThread(pid, PERFETTO_TID_VIOLATION, 'violation');
+    const laneTid = (lane: string): number => {
+      let t = lanes.get(lane);
+      if (t === undefined) {
+        t = PERFETTO_TID_VIOLATION + 1 + lanes.size;
+        lanes.set(lane, t);
+        this.nameThread(pid, t, lane);
+      }
+      return t;
+    };
+    const name = JSON.stringify(c.rule);
+    c.steps.forEach((st, i) => {
+      const ts = nsToUsString(st.time_ns);
+      const tid = laneTid(st.lane);
+      const label = JSON.stringify(`${st.n}. ${st.text}`);
+      const args = `{"step":${st.n},"lane":${JSON.stringify(st.lane)}${st.to !== undefined ? `,"to":${JSON.stringify(st.to)}` : ''},"text":${JSON.stringify(st.text)}}`;
+      this.push(`{"ph":"X","ts":${ts},"dur":0.001,"pid":${pid},"tid":${tid},"cat":"${PERFETTO_FLOW_CAT}","name":${label},"args":${args}}`);
+      const ph = i === 0 ? 's' : 't';
+      this.push(`{"ph":"${ph}","ts":${ts},"pid":${pid},"tid":${tid},"cat":"${PERFETTO_FLOW_CAT}","name":${name},"id":1${ph === 't' ? ',"bp":"e"' : ''}}`);
+    });
+    const vts = nsToUsString(c.time_ns);
+    this.instant(vts, `"pid":${pid},"tid":${PERFETTO_TID_VIOLATION}`, 't', PERFETTO_FLOW_CAT, c.rule.replace(/["\\]/g, ''), `{"violation":${JSON.stringify(c.detail)}}`);
+    this.push(`{"ph":"f","ts":${vts},"pid":${pid},"tid":${PERFETTO_TID_VIOLATION},"cat":"${PERFETTO_FLOW_CAT}","name":${name},"id":1,"bp":"e"}`);
   }
 }

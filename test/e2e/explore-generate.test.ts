@@ -26,7 +26,7 @@ beforeAll(() => {
 
 interface Ce {
   rule: string;
-  steps: { n: number; lane: string; text: string }[];
+  steps: { n: number; lane: string; text: string; time_ns: number }[];
   by_rule: { rule: string; count: number }[];
 }
 
@@ -186,5 +186,44 @@ describe('iopf run: the counterexample of a failing run', () => {
   it('CE.RUN.CLEAN: a clean run has no counterexample', () => {
     const j = JSON.parse(iopf('run', '--seed', '2', '--json').out) as Record<string, unknown>;
     expect(j.counterexample).toBeUndefined();
+  });
+});
+
+describe('iopf run --perfetto: the counterexample as flow arrows', () => {
+  it('PERFETTO.COUNTEREXAMPLE_FLOW: a failing run links its counterexample steps in order, one arrow per consecutive pair, ending at an instant on the violation', () => {
+    const file = join(tmp, 'ce-perfetto.json');
+    const r = iopf('run', 'scenarios/remove-while-handling.yaml', '--seed', '1', '--bug', 'remove-frees-live-group', '--perfetto', file, '--json');
+    expect(r.code).toBe(1);
+    const ce = (JSON.parse(r.out) as { counterexample: Ce & { time_ns: number; detail: string } }).counterexample;
+    // The checker's device RID is folded into the group's words once (no "PRG index 8:02.0").
+    expect(ce.detail).toMatch(/^remove_device freed the group of 00:02\.0 PASID \d+ PRG index \d+ while its handler runs$/);
+    interface Ev { ph: string; ts: number; pid: number; tid: number; cat?: string; name: string; id?: number; bp?: string; s?: string; dur?: number; args?: Record<string, unknown> }
+    const events = (JSON.parse(readFileSync(file, 'utf8')) as { traceEvents: Ev[] }).traceEvents;
+    const flow = events.filter((e) => e.cat === 'counterexample' && ['s', 't', 'f'].includes(e.ph));
+    // s at step 1, t at each later step, f at the marker: steps + 1 ends, so one arrow per
+    // consecutive pair of steps and one from the last step to the violation.
+    expect(flow.map((e) => e.ph)).toEqual(['s', ...ce.steps.slice(1).map(() => 't'), 'f']);
+    expect(new Set(flow.map((e) => `${e.id}/${e.name}`))).toEqual(new Set([`1/${ce.rule}`]));
+    const us = (ns: number): number => ns / 1000;
+    expect(flow.slice(0, -1).map((e) => e.ts)).toEqual(ce.steps.map((s) => us(s.time_ns)));
+    // Each step's arrow end sits on that step's slice (same thread and time, "n. text").
+    const slices = events.filter((e) => e.cat === 'counterexample' && e.ph === 'X');
+    expect(slices.map((e) => e.name)).toEqual(ce.steps.map((s) => `${s.n}. ${s.text}`));
+    flow.slice(0, -1).forEach((e, i) => expect([e.pid, e.tid, e.ts]).toEqual([slices[i]!.pid, slices[i]!.tid, slices[i]!.ts]));
+    // The chain ends at the marker: an instant named after the rule at the violation's time.
+    const end = flow[flow.length - 1]!;
+    const marker = events.find((e) => e.ph === 'i' && e.cat === 'counterexample');
+    expect(marker).toBeDefined();
+    expect(marker!.name).toBe(ce.rule);
+    expect(marker!.args).toEqual({ violation: ce.detail });
+    expect([end.pid, end.tid, end.ts, end.bp]).toEqual([marker!.pid, marker!.tid, us(ce.time_ns), 'e']);
+    expect(marker!.ts).toBe(us(ce.time_ns));
+  });
+
+  it('PERFETTO.COUNTEREXAMPLE_FLOW.CLEAN: a clean run has no counterexample track', () => {
+    const file = join(tmp, 'clean-perfetto.json');
+    expect(iopf('run', '--seed', '2', '--perfetto', file).code).toBe(0);
+    const events = (JSON.parse(readFileSync(file, 'utf8')) as { traceEvents: { cat?: string }[] }).traceEvents;
+    expect(events.some((e) => e.cat === 'counterexample')).toBe(false);
   });
 });

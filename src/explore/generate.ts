@@ -89,29 +89,41 @@ interface Pair {
 
 const MiB = 1 << 20;
 
+/** The timed action kinds the generator draws from the main stream. */
+const ACTION_KINDS = ['exit', 'pri_disable', 'pri_reset', 'remove_device', 'unbind', 'bind', 'iommufd_detach', 'iommufd_replace', 'iommufd_close', 'iommufd_destroy'] as const;
+
 /**
  * Standalone flushes (iopf_queue_flush_dev outside a detach), from their own stream so the rest of
  * every seed's scenario is what it was before flushes were drawn. A flush keeps its caller's
- * contract as drivers do: it comes when the traffic of what it flushes has stopped (the end of the
- * pair's traffic, or of the whole device's), while other PASIDs of the device may still fault —
- * the flush must then leave their partial and pending faults alone.
+ * contract by construction (the world stops what it flushes and waits for the function to be quiet
+ * first), so it may come while the traffic runs or after it; other PASIDs of the device may still
+ * fault — the flush must leave their partial and pending faults alone.
  */
 function drawFlushes(f: Draw, pairs: readonly Pair[], pairSpans: ReadonlyMap<Pair, [number, number][]>, nDev: number, actions: Record<string, unknown>[]): void {
   if (!f.chance(1, 2)) return;
   const n = f.int(1, 2);
   const attached = pairs.filter((p) => p.kind !== 'none' && (pairSpans.get(p) ?? []).length > 0);
+  /** While the traffic runs (the driver stops it first), or a little after its end. */
+  const when = (spans: readonly [number, number][]): number => {
+    let a = Number.MAX_SAFE_INTEGER;
+    let b = 0;
+    for (const [x, y] of spans) {
+      a = Math.min(a, x);
+      b = Math.max(b, y);
+    }
+    if (spans.length === 0) return f.int(0, 100_000);
+    return f.chance(2, 3) ? f.int(a, Math.min(b, a + 50_000_000)) : b + f.int(1000, 200_000);
+  };
   for (let i = 0; i < n; i++) {
-    const whole = attached.length === 0 || f.chance(1, 5);
-    if (whole) {
+    if (attached.length === 0 || f.chance(1, 5)) {
       const dev = `dev${f.int(0, nDev - 1)}`;
-      let end = 0;
-      for (const [p, spans] of pairSpans) if (p.dev === dev) for (const [, b] of spans) end = Math.max(end, b);
-      actions.push({ op: 'flush', at_ns: end + f.int(0, 50_000), device: dev });
+      const spans: [number, number][] = [];
+      for (const [p, s] of pairSpans) if (p.dev === dev) spans.push(...s);
+      actions.push({ op: 'flush', at_ns: when(spans), device: dev });
       continue;
     }
     const p = f.pick(attached);
-    const [, end] = f.pick(pairSpans.get(p)!);
-    actions.push({ op: 'flush', at_ns: end + f.int(0, 50_000), device: p.dev, process: p.proc });
+    actions.push({ op: 'flush', at_ns: when(pairSpans.get(p)!), device: p.dev, process: p.proc });
   }
 }
 
@@ -120,7 +132,11 @@ export function generateDoc(seed: number, opts: GenerateOptions = {}): ScenarioI
   const d = new Draw(new Rng(seed, 'generate'));
   const family = d.pick(iommuFamilies()) as 'vtd' | 'smmuv3' | 'amd';
   const allowed = kernelProfiles().filter((k) => !(opts.avoidKernels ?? []).includes(k));
-  const kernel = opts.kernel ?? d.pick(allowed.length > 0 ? allowed : kernelProfiles());
+  // The reference is drawn most (one draw either way, so later draws keep their place): it is the
+  // contract, and a variant shows best against it — the other profiles carry known defects of
+  // their own that often break the same rule with or without the variant (no finding then).
+  const kernelChoices = allowed.length > 0 ? allowed : kernelProfiles();
+  const kernel = opts.kernel ?? d.weighted(kernelChoices.map((k) => [k === 'reference' ? 3 : 1, k] as const));
   const iommuName = family === 'vtd' ? 'dmar0' : family === 'smmuv3' ? 'smmu0' : 'amdvi0';
   const iommu: Record<string, unknown> = { family, name: iommuName };
   // Small queues too: overflow (PRO / PRIQ overflow / PPR log full) is a path of its own.
@@ -249,6 +265,11 @@ export function generateDoc(seed: number, opts: GenerateOptions = {}): ScenarioI
     return at();
   };
   const actions: Record<string, unknown>[] = [];
+  const follow = new Draw(new Rng(seed, 'generate/follow'));
+  // Swarm testing over action kinds (Groce et al.): each kind is in this scenario's mix or not,
+  // from its own stream.
+  const sw = new Draw(new Rng(seed, 'generate/swarm'));
+  const swarm = new Set<string>(ACTION_KINDS.filter(() => sw.chance(1, 2)));
   const nAct = d.weighted([[2, 0], [3, 1], [3, 2], [2, 3], [1, 4]] as const);
   const faultNames = faults.map((f) => f.name as string);
   for (let i = 0; i < nAct; i++) {
@@ -257,9 +278,12 @@ export function generateDoc(seed: number, opts: GenerateOptions = {}): ScenarioI
     const choices: [number, string][] = [[2, 'exit'], [1, 'pri_disable'], [1, 'pri_reset'], [2, 'remove_device']];
     if (sva.length > 0) choices.push([4, 'unbind'], [2, 'bind']);
     if (ifd.length > 0) choices.push([4, 'iommufd_detach']);
-    if (pairs.some((p) => p.kind === 'iommufd')) choices.push([2, 'iommufd_replace']);
+    if (pairs.some((p) => p.kind === 'iommufd')) choices.push([3, 'iommufd_replace']);
     if (faultNames.length > 0) choices.push([1, 'iommufd_close'], [1, 'iommufd_destroy']);
-    const op = d.weighted(choices);
+    // Swarm: the kinds this scenario leaves out weigh nothing (still one draw: later draws keep
+    // their place), so the kinds it keeps come up more often; all left out → all kept.
+    const kept = choices.filter(([, c]) => swarm.has(c));
+    const op = d.weighted(kept.length > 0 ? kept : choices);
     const t = at();
     switch (op) {
       case 'exit': {
@@ -293,11 +317,20 @@ export function generateDoc(seed: number, opts: GenerateOptions = {}): ScenarioI
         const a: Record<string, unknown> = { op, at_ns: atFor(p), device: p.dev, process: p.proc };
         // Replace onto the same fault object, another one, or a hwpt without one.
         if (op === 'iommufd_replace') {
-          const to = d.weighted<string>([[2, 'same'], [1, 'none'], [1, 'other']]);
+          const to = d.weighted<string>([[1, 'same'], [1, 'none'], [1, 'other']]);
           if (to === 'none') a.fault = null;
-          else if (to === 'other') a.fault = d.pick(faultNames);
+          else if (to === 'other') {
+            // Another fault object: one the pair does not already use (none left: a hwpt without one).
+            const others = faultNames.filter((f) => f !== p.fault);
+            a.fault = others.length > 0 ? d.pick(others) : null;
+          }
         }
         actions.push(a);
+        // A VMM that moved the PASID off its fault object often closes that object's fd next
+        // (nothing it knows of uses it any more): from its own stream, so the draws above keep
+        // their place.
+        if (op === 'iommufd_replace' && a.fault !== undefined && p.fault !== undefined && a.fault !== p.fault && follow.chance(1, 2))
+          actions.push({ op: 'iommufd_close', at_ns: (a.at_ns as number) + follow.int(1, 50_000), fault: p.fault });
         break;
       }
       default: {
@@ -322,7 +355,7 @@ export function generateDoc(seed: number, opts: GenerateOptions = {}): ScenarioI
     latency.vmm_service_ns = { dist: 'uniform', min_ns: 100_000, max_ns: 1_000_000 };
   }
   // A wide link latency interleaves the requests of concurrent groups.
-  if (d.chance(1, 3)) latency.page_request_ns = { dist: 'uniform', min_ns: 200, max_ns: 20_000 };
+  if (d.chance(1, 2)) latency.page_request_ns = { dist: 'uniform', min_ns: 200, max_ns: 20_000 };
 
   const doc: Record<string, unknown> = {
     name: `generated-${seed}`,
@@ -343,7 +376,7 @@ export function generateDoc(seed: number, opts: GenerateOptions = {}): ScenarioI
   if (actions.length > 0) doc.actions = actions;
   if (Object.keys(latency).length > 0) doc.latency = latency;
   const fs: Record<string, unknown> = {};
-  const alloc = d.weighted<0 | string>([[4, 0], [1, '1/50'], [1, '1/8']]);
+  const alloc = d.weighted<0 | string>([[3, 0], [1, '1/50'], [2, '1/8']]);
   if (alloc !== 0) fs.alloc_failure = alloc;
   if (d.chance(1, 4)) fs.slow_handler = '1/10';
   if (d.chance(1, 6)) fs.mm_fault_error = '1/20';

@@ -95,6 +95,15 @@ interface IommufdBinding {
 
 const pairKey = (dev: number, pasid: number): number => dev * 2_097_152 + pasid + 1;
 
+/** A flush action waiting for the function to stop using what it flushes. */
+interface FlushAction {
+  dev: number;
+  /** The flushed PASID; -1: the whole device. */
+  pasid: number;
+  /** PASIDs (and the no-PASID traffic) not yet quiet. */
+  waiting: number;
+}
+
 export class World {
   readonly sim: Sim;
   readonly tracer: Tracer;
@@ -135,6 +144,7 @@ export class World {
   private readonly kBindDone: number;
   private readonly kRemoved: number;
   private readonly kFlushed: number;
+  private readonly kFlushQuiet: number;
   private readonly kDrainThen: number;
   private readonly kReportLate: number;
   private readonly kIommufdDrained: number;
@@ -343,6 +353,10 @@ export class World {
       this.bound(this.bindings[i]!, result);
     });
     this.kRemoved = sim.registerKind('action:removed', () => undefined);
+    this.kFlushQuiet = sim.registerKind('action:flush-quiesced', (i, _b, p) => {
+      const op = p as FlushAction;
+      if (--op.waiting === 0) this.core.flushDev(op.dev, op.pasid, { kind: this.kFlushed, a: i, b: 0 });
+    });
     this.kFlushed = sim.registerKind('action:flush-done', (i, result) => {
       // Drivers ignore what iopf_queue_flush_dev returns; the run's summary names it.
       if (result !== 0) {
@@ -574,17 +588,29 @@ export class World {
       }
       case 'flush': {
         // A driver's own iopf_queue_flush_dev(dev, pasid), outside any detach: the PASID of the
-        // pair's attachment (SVA bind or iommufd), or the whole device without a process.
-        let pasid = -1;
+        // pair's attachment (SVA bind or iommufd), or the whole device without a process. As its
+        // callers must (linux-iopf §5: new faults stopped, the hardware queue drained), the device
+        // driver first stops the function's use of what it flushes — its DMA stops, and the stop
+        // protocol the model's unbind uses waits for the function's outstanding page requests
+        // (PCIe 6.0 §10.4.1.2) — and only then flushes. What the flush can still find is what the
+        // function no longer waits for: partial faults of groups that never completed (a last
+        // request the hardware dropped), and the faults of other PASIDs.
+        const pasids: number[] = [];
         if (proc >= 0) {
           const b = this.pairOf(dev, proc);
           if (b.state !== BindState.BOUND) {
             this.actionsFailed.push(`flush ${a.device}/${a.process ?? ''}: no PASID attached`);
             break;
           }
-          pasid = b.pasid;
+          pasids.push(b.pasid);
+          for (let w = 0; w < this.workloads.length; w++) if (this.workloadPair[w] === b) this.workloads[w]!.stop();
+        } else {
+          for (const b of this.bindings) if (b.dev === dev && b.state === BindState.BOUND && !pasids.includes(b.pasid)) pasids.push(b.pasid);
+          pasids.push(-1);
+          for (let w = 0; w < this.workloads.length; w++) if (this.workloadPair[w]!.dev === dev) this.workloads[w]!.stop();
         }
-        this.core.flushDev(dev, pasid, { kind: this.kFlushed, a: i, b: 0 });
+        const op: FlushAction = { dev, pasid: proc >= 0 ? pasids[0]! : -1, waiting: pasids.length };
+        for (const p of pasids) this.devices[dev]!.stopPasid(p, true, { kind: this.kFlushQuiet, a: i, b: 0, payload: op });
         break;
       }
       case 'iommufd_close':

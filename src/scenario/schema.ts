@@ -305,8 +305,9 @@ const actionSchema = z.discriminatedUnion('op', [
    * iopf_queue_flush_dev(dev, pasid) on its own, as a driver calls it outside a detach (the seed:
    * "before shutting down the device"; AMD's detach_device: the whole device): `process` names the
    * PASID (the pair's attachment); without it, the whole device (no PASID). The caller's contract
-   * — the device no longer faults on what is flushed — is the scenario's to keep
-   * (CORE.FLUSH.NO_NEW_FAULTS says when it is not).
+   * is kept as drivers keep it: the device driver first stops what it flushes (the pair's
+   * workloads and the function's use of the PASID, or all of the device's) and waits for the
+   * function to be quiet; the flush comes then.
    */
   z.strictObject({ op: z.literal('flush'), at_ns: nsInt, device: z.string(), process: z.string().optional() }),
   z.strictObject({ op: z.literal('iommufd_close'), at_ns: nsInt, fault: z.string() }),

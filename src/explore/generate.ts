@@ -141,7 +141,7 @@ export function generateDoc(seed: number, opts: GenerateOptions = {}): ScenarioI
   const iommu: Record<string, unknown> = { family, name: iommuName };
   // Small queues too: overflow (PRO / PRIQ overflow / PPR log full) is a path of its own.
   if (family === 'vtd') iommu.vtd = { prq_entries: d.pick([128, 256, 2048]), prq_batch: d.pick([1, 8, 64]) };
-  else if (family === 'smmuv3') iommu.smmuv3 = { priq_entries_log2: d.pick([2, 3, 5, 10]), pri_policy: d.weighted([[7, 'handle'], [1, 'fail']] as const) };
+  else if (family === 'smmuv3') iommu.smmuv3 = { priq_entries_log2: d.weighted([[2, 2], [2, 3], [1, 5], [1, 10]] as const), pri_policy: d.weighted([[7, 'handle'], [1, 'fail']] as const) };
   // The AMD spec's PPR log is at least 256 entries (PPRLen 1000b).
   else iommu.amd = { ppr_log_entries: d.pick([256, 256, 512, 1024]) };
 
@@ -210,7 +210,9 @@ export function generateDoc(seed: number, opts: GenerateOptions = {}): ScenarioI
   let horizon = 10_000;
   // One group-size class per scenario (swarm: large groups everywhere make partial faults of
   // several PASIDs coexist on a device, which per-workload draws rarely do).
-  const sizes = d.pick([[1, 2], [1, 2, 4, 8, 16, 32], [8, 16, 32]]);
+  // Large groups most (one draw either way): they stay partial longest, so faults of several
+  // PASIDs interleave on a device's partial list and teardown cuts groups in half.
+  const sizes = d.weighted([[1, [1, 2]], [1, [1, 2, 4, 8, 16, 32]], [2, [8, 16, 32]]] as const);
   /** Active spans of the workloads: actions land where traffic is. */
   const spans: [number, number][] = [];
   const pairSpans = new Map<Pair, [number, number][]>();

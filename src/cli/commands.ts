@@ -32,6 +32,7 @@ import { escapeText } from '../scenario/diagnostics.js';
 import { SinkWriteError } from '../trace/tracer.js';
 import { FtraceWriter } from '../trace/ftrace-writer.js';
 import { PerfettoWriter } from '../trace/perfetto.js';
+import { violationsByRuleJson } from '../report/violations.js';
 import type { TraceSink } from '../trace/tracer.js';
 import { PrefixChooser, ReplayChooser } from '../sim/random.js';
 import type { Percentiles } from '../report/metrics.js';
@@ -158,6 +159,8 @@ const MAX_CHOICES_BYTES = 256 * MiB;
 const MAX_SHARD_BYTES = 256 * MiB;
 
 function finishRun(report: RunReport, json: boolean): void {
+  // Violations of one rule grouped with their count, the first one spelled out.
+  if (report.violations_total > 0) report.violations_by_rule = violationsByRuleJson(report);
   if (json) printJson(report);
   else process.stdout.write(`${formatSummary(report)}\n`);
   if (report.violations_total > 0) {

@@ -5,6 +5,7 @@
  * the response-code breakdown. Plots are rendered to SVG at report time (src/report/plot.ts).
  * The output depends only on its inputs: the same run gives the same file.
  */
+import { groupViolations } from './violations.js';
 import { renderMsc } from './msc.js';
 import type { Histogram } from 'hdr-histogram-js';
 import { HIST_NAMES, Metrics, type HistName, type Percentiles } from './metrics.js';
@@ -343,12 +344,23 @@ export async function renderHtmlReport(r: RunReport, extras: HtmlReportExtras = 
   let violations: string;
   if (r.violations_total === 0) violations = '<p>none</p>';
   else {
-    const rows = r.violations
-      .slice(0, MAX_VIOLATIONS)
-      .map((v) => `<tr><td><code>${e(v.rule)}</code></td><td class="num">${e(ns(v.time_ns))}</td><td>${e(v.detail)}</td></tr>`)
+    // One row per rule: its count and first violation; the further stored ones fold away.
+    let budget = MAX_VIOLATIONS;
+    const groups = groupViolations(r, MAX_VIOLATIONS);
+    const rows = groups
+      .map((g) => {
+        const more = g.more.slice(0, Math.max(0, budget));
+        budget -= more.length;
+        const rest =
+          g.count > 1
+            ? `<details><summary class="muted small">${e(n(g.count - 1))} more of this rule</summary><table class="small">${more.map((v) => `<tr><td class="num">${e(ns(v.time_ns))}</td><td>${e(v.detail)}</td></tr>`).join('')}</table>${g.count - 1 > more.length ? `<p class="muted small">… ${e(n(g.count - 1 - more.length))} not listed (see the JSON document)</p>` : ''}</details>`
+            : '';
+        return `<tr class="rule-group" data-rule="${e(g.rule)}" data-count="${g.count}"><td><code>${e(g.rule)}</code></td><td class="num">${e(n(g.count))}</td><td class="num">${e(ns(g.first.time_ns))}</td><td>${e(g.first.detail)}${rest}</td></tr>`;
+      })
       .join('\n');
-    const more = r.violations_total > Math.min(r.violations.length, MAX_VIOLATIONS) ? `<p class="muted">… ${e(n(r.violations_total - Math.min(r.violations.length, MAX_VIOLATIONS)))} more (see the JSON document)</p>` : '';
-    violations = `<table><thead><tr><th>rule</th><th>time</th><th>detail</th></tr></thead>\n<tbody>\n${rows}\n</tbody></table>\n${more}`;
+    const listed = groups.reduce((a, g) => a + g.count, 0);
+    const more = r.violations_total > listed ? `<p class="muted">… ${e(n(r.violations_total - listed))} more not stored (see the JSON document)</p>` : '';
+    violations = `<table><thead><tr><th>rule</th><th>count</th><th>first at</th><th>first violation</th></tr></thead>\n<tbody>\n${rows}\n</tbody></table>\n${more}`;
   }
 
   const title = `iopf report — ${r.scenario} (seed ${r.seed})`;

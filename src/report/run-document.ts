@@ -87,6 +87,9 @@ export const runReportSchema = z.object({
       by_rule: z.array(z.object({ rule: z.string(), count })),
     })
     .optional(),
+  violations_by_rule: z
+    .array(z.object({ rule: z.string(), count, first: z.object({ rule: z.string(), time_ns: z.number(), detail: z.string() }) }))
+    .optional(),
   histograms: z.partialRecord(histNames, z.string().regex(/^[A-Za-z0-9+/]*={0,2}$/, 'expected base64')).optional(),
 });
 
@@ -100,8 +103,9 @@ export function parseRunReport(data: unknown): ParsedRunReport {
     const more = p.error.issues.length > 5 ? `; … ${p.error.issues.length - 5} more` : '';
     return { ok: false, error: `not an \`iopf run --json\` document: ${issues.join('; ')}${more}` };
   }
-  const { histograms, counterexample, ...rest } = p.data;
+  const { histograms, counterexample, violations_by_rule: byRule, ...rest } = p.data;
   const value: RunReport = rest;
+  if (byRule !== undefined) value.violations_by_rule = byRule;
   if (counterexample !== undefined) {
     const { steps, ...ce } = counterexample;
     value.counterexample = {

@@ -64,4 +64,7 @@ export interface RunReport {
   histograms?: Partial<Record<HistName, string>>;
   /** The causal slice of the first violation (failing runs; see src/explore/counterexample.ts). */
   counterexample?: Counterexample;
+  /** Violations grouped by rule, in order of first occurrence: how many, and the first one
+   * (failing runs printed with --json; see violations.ts). */
+  violations_by_rule?: { rule: string; count: number; first: Violation }[];
 }

@@ -3,6 +3,7 @@
  * traffic, responses by code, hardware auto-responses and drops, latency percentiles, credit
  * stalls, queue high-water marks, the conservation balance, and any rule violated.
  */
+import { groupViolations } from './violations.js';
 import { formatCounterexample } from './counterexample.js';
 import type { RunReport } from './run-report.js';
 import type { Percentiles } from './metrics.js';
@@ -70,20 +71,11 @@ export function formatSummary(r: RunReport): string {
   else {
     lines.push(`violations: ${n(r.violations_total)}`);
     // One line per rule with its count: the first violation of each rule stands for the rest.
-    const byRule = new Map<string, { first: (typeof r.violations)[number]; count: number }>();
-    for (const v of r.violations) {
-      const e = byRule.get(v.rule);
-      if (e === undefined) byRule.set(v.rule, { first: v, count: 1 });
-      else e.count++;
-    }
-    for (const b of r.counterexample?.by_rule ?? []) {
-      const e = byRule.get(b.rule);
-      if (e !== undefined) e.count = Math.max(e.count, b.count);
-    }
-    for (const [rule, { first, count }] of byRule) {
+    const groups = groupViolations(r);
+    for (const { rule, first, count } of groups) {
       lines.push(`  ${rule}${count > 1 ? ` ×${n(count)}` : ''}: first at ${ns(first.time_ns)}: ${first.detail}`);
     }
-    const listed = [...byRule.values()].reduce((a, b) => a + b.count, 0);
+    const listed = groups.reduce((a, b) => a + b.count, 0);
     if (r.violations_total > listed) lines.push(`  … ${n(r.violations_total - listed)} more not stored`);
     if (r.counterexample !== undefined) lines.push(formatCounterexample(r.counterexample));
     const known = defectsReached(r);

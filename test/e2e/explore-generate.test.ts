@@ -183,6 +183,38 @@ describe('iopf run: the counterexample of a failing run', () => {
     expect(h.code).toBe(0);
   });
 
+  it('VIOLATIONS.GROUPED: violations of one rule are one entry with their count and the first one spelled out (terminal, --json, HTML)', () => {
+    const args = ['run', 'scenarios/remove-while-handling.yaml', '--seed', '1', '--bug', 'remove-frees-live-group'];
+    const j = iopf(...args, '--json');
+    expect(j.code).toBe(1);
+    const d = JSON.parse(j.out) as { violations: { rule: string; time_ns: number; detail: string }[]; violations_total: number; violations_by_rule: { rule: string; count: number; first: { rule: string; time_ns: number; detail: string } }[] };
+    const rules = [...new Set(d.violations.map((v) => v.rule))];
+    expect(d.violations_by_rule.map((g) => g.rule)).toEqual(rules);
+    for (const g of d.violations_by_rule) {
+      expect(g.first).toEqual(d.violations.find((v) => v.rule === g.rule));
+      expect(g.count).toBe(d.violations.filter((v) => v.rule === g.rule).length);
+    }
+    expect(d.violations_by_rule.reduce((a, g) => a + g.count, 0)).toBe(d.violations_total);
+    const big = d.violations_by_rule.find((g) => g.count > 1)!;
+    expect(big).toBeDefined();
+    // Terminal: one line per rule, ×count, the first violation's text.
+    const t = iopf(...args);
+    const lines = t.out.split('\n').filter((l) => l.startsWith(`  ${big.rule} ×`));
+    expect(lines.length).toBe(1);
+    expect(lines[0]!.endsWith(`: ${big.first.detail}`)).toBe(true);
+    // HTML: one row per rule with its count; the rest folded under the first.
+    const html = join(tmp, 'grouped.html');
+    expect(iopf(...args, '--html', html).code).toBe(1);
+    const body = readFileSync(html, 'utf8');
+    const rows = [...body.matchAll(/<tr class="rule-group" data-rule="([^"]+)" data-count="(\d+)">/g)].map((m) => [m[1], Number(m[2])]);
+    expect(rows).toEqual(d.violations_by_rule.map((g) => [g.rule, g.count]));
+    expect(body).toContain(`${big.count - 1} more of this rule`);
+    // A saved document with the grouping renders through `iopf report` too.
+    const doc = join(tmp, 'grouped.json');
+    spawnSync('sh', ['-c', `cat > ${doc}`], { input: j.out });
+    expect(iopf('report', doc, '-o', join(tmp, 'grouped2.html')).code).toBe(0);
+  });
+
   it('CE.RUN.CLEAN: a clean run has no counterexample', () => {
     const j = JSON.parse(iopf('run', '--seed', '2', '--json').out) as Record<string, unknown>;
     expect(j.counterexample).toBeUndefined();

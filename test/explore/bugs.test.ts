@@ -21,7 +21,7 @@ const FIRST_FINDING: Record<string, number> = {
   'flush-partial-stops-early': 137,
   'no-pending-warning-response': 6,
   'error-response-per-request': 14,
-  'iommufd-write-count': 1,
+  'iommufd-write-count': 2,
   'iommufd-accepts-failure': 3,
   'remove-frees-live-group': 9,
   'amd-complete-ppr-raw': 3,

@@ -129,8 +129,9 @@ describe('renderHtmlReport', () => {
     );
     expect(html).toContain('class="status bad"');
     expect(html).toContain('3 violations — replay with <code>iopf run --seed 42 --bug double-response</code>');
-    expect(html).toContain('<td><code>PCIE.PRI.RESPONSE_ONCE</code></td><td class="num">1.50 µs</td><td>second response for group 3</td>');
-    expect(html).toContain('… 2 more');
+    // One row per rule: its count, the time and text of its first violation.
+    expect(html).toContain('<td><code>PCIE.PRI.RESPONSE_ONCE</code></td><td class="num">1</td><td class="num">1.50 µs</td><td>second response for group 3</td>');
+    expect(html).toContain('… 2 more not stored');
     expect(html).toContain('✗ unaccounted 2');
   });
 

@@ -139,6 +139,13 @@ interface RemoveOp {
   cont: Continuation;
 }
 
+/** list_del of entry i, without the array splice() allocates for its return value (hot path). */
+function removeAt(a: unknown[], i: number): void {
+  const n = a.length - 1;
+  for (let j = i; j < n; j++) a[j] = a[j + 1]!;
+  a.length = n;
+}
+
 function pasidOf(f: FaultRecord): number {
   return (f.flags & FaultFlag.PASID_VALID) !== 0 ? f.pasid : -1;
 }
@@ -728,7 +735,7 @@ export class IopfCore implements GroupWork {
         const needsPasid = (ef.flags & FaultFlag.RESPONSE_NEEDS_PASID) !== 0;
         const hasPasid = (f.flags & FaultFlag.PASID_VALID) !== 0 && (f.flags & FaultFlag.RESPONSE_NEEDS_PASID) !== 0;
         if (needsPasid && (!hasPasid || f.pasid !== ef.pasid)) continue;
-        pend.splice(i, 1);
+        removeAt(pend, i);
         e.pendingLinked = false;
         e.answered = true;
         this.stats.answeredFaults += e.faults.length;
@@ -794,7 +801,7 @@ export class IopfCore implements GroupWork {
     // Usually the newest: search from the end.
     for (let i = pend.length - 1; i >= 0; i--) {
       if (pend[i] === group) {
-        pend.splice(i, 1);
+        removeAt(pend, i);
         break;
       }
     }

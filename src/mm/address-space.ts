@@ -62,6 +62,40 @@ export type FaultOutcome =
 
 export type FaultOutcomeKind = FaultOutcome['kind'];
 
+/** handleFaultKind() results: the outcome of handle_mm_fault() as a number (nothing allocated). */
+export const FaultKind = {
+  /** minor, the PTE was already there */
+  MINOR_PRESENT: 0,
+  MINOR: 1,
+  MAJOR: 2,
+  SIGSEGV_NO_VMA: 3,
+  SIGSEGV_ACCESS: 4,
+  SIGBUS: 5,
+  OOM: 6,
+} as const;
+export type FaultKindValue = (typeof FaultKind)[keyof typeof FaultKind];
+const KIND_STAT = ['minor', 'minor', 'major', 'sigsegv', 'sigsegv', 'sigbus', 'oom'] as const;
+
+/** The FaultOutcome record of a FaultKind for a fault at `addr`. */
+export function faultOutcomeOf(k: FaultKindValue, addr: number): FaultOutcome {
+  switch (k) {
+    case FaultKind.MINOR_PRESENT:
+      return { kind: 'minor', page: pageOf(addr), alreadyPresent: true };
+    case FaultKind.MINOR:
+      return { kind: 'minor', page: pageOf(addr), alreadyPresent: false };
+    case FaultKind.MAJOR:
+      return { kind: 'major', page: pageOf(addr) };
+    case FaultKind.SIGSEGV_NO_VMA:
+      return { kind: 'sigsegv', reason: 'no-vma' };
+    case FaultKind.SIGSEGV_ACCESS:
+      return { kind: 'sigsegv', reason: 'access' };
+    case FaultKind.SIGBUS:
+      return { kind: 'sigbus' };
+    case FaultKind.OOM:
+      return { kind: 'oom' };
+  }
+}
+
 /** Why pages are zapped, which decides what the next touch costs. */
 export type ZapReason =
   /** Reclaim: the content went to swap / back to the file; the next touch is a major fault. */
@@ -455,36 +489,36 @@ export class AddressSpace {
    * reference (as the SVA handler does through mmget_not_zero()).
    */
   handleFault(addr: number, access: FaultAccess): FaultOutcome {
+    return faultOutcomeOf(this.handleFaultKind(addr, access.read, access.write, access.exec, access.user), addr);
+  }
+
+  /** handleFault() returning the outcome as a FaultKind number (the SVA handler's hot path). */
+  handleFaultKind(addr: number, read: boolean, write: boolean, exec: boolean, user: boolean): FaultKindValue {
     if (!(this.#users > 0)) fail(`mm ${this.id}: handleFault without a user reference`);
     this.stats.faults++;
-    if (access.user) this.stats.userFaults++;
+    if (user) this.stats.userFaults++;
     const v = this.#lookup(addr);
-    if (v === undefined) return this.#tally({ kind: 'sigsegv', reason: 'no-vma' });
-    if (
-      (access.read && !v.perms.read) ||
-      (access.write && !v.perms.write) ||
-      (access.exec && !v.perms.exec)
-    ) {
-      return this.#tally({ kind: 'sigsegv', reason: 'access' });
+    if (v === undefined) return this.#tally(FaultKind.SIGSEGV_NO_VMA);
+    if ((read && !v.perms.read) || (write && !v.perms.write) || (exec && !v.perms.exec)) {
+      return this.#tally(FaultKind.SIGSEGV_ACCESS);
     }
-    const page = pageOf(addr);
-    const idx = page - v.firstPage;
+    const idx = pageOf(addr) - v.firstPage;
     const st = v.state.get(idx);
-    if (st === PageState.Present) return this.#tally({ kind: 'minor', page, alreadyPresent: true });
+    if (st === PageState.Present) return this.#tally(FaultKind.MINOR_PRESENT);
     const injected = this.#injected.shift();
-    if (injected !== undefined) return this.#tally({ kind: injected });
-    if (this.#resident + 1 > this.#maxResident) return this.#tally({ kind: 'oom' });
+    if (injected !== undefined) return this.#tally(injected === 'oom' ? FaultKind.OOM : FaultKind.SIGBUS);
+    if (this.#resident + 1 > this.#maxResident) return this.#tally(FaultKind.OOM);
     const major = st === PageState.Evicted || (st === PageState.Absent && v.backing === 'file');
     v.state.set(idx, PageState.Present);
     this.#resident++;
-    return this.#tally(major ? { kind: 'major', page } : { kind: 'minor', page, alreadyPresent: false });
+    return this.#tally(major ? FaultKind.MAJOR : FaultKind.MINOR);
   }
 
   // ---- internals -------------------------------------------------------------------------------
 
-  #tally(o: FaultOutcome): FaultOutcome {
-    this.stats[o.kind]++;
-    return o;
+  #tally(k: FaultKindValue): FaultKindValue {
+    this.stats[KIND_STAT[k]]++;
+    return k;
   }
 
   #assertMappable(op: string): void {

@@ -1,14 +1,23 @@
 /**
  * The function's address translation cache (ATC, PCIe ch. 10 §1.5 of the reference): a fixed
  * number of (PASID, page) entries with least-recently-used replacement. Slots live in typed arrays
- * with an intrusive doubly linked LRU list; a per-PASID map finds a page's slot. Lookups and
- * inserts allocate nothing once a PASID has been seen. The slot arrays grow by doubling up to
- * `capacity` as entries are inserted (slots stay dense), so a large configured ATC costs memory
- * only for the translations a run caches.
+ * with an intrusive doubly linked LRU list; an open-addressing hash table over typed arrays (linear
+ * probing, backward-shift deletion) finds a (PASID, page)'s slot. Lookups, inserts and evictions
+ * allocate nothing: a JS Map churned by every insert and eviction reallocated its backing store
+ * over and over, which was most of the model's allocation per page request after the fault
+ * records. The slot arrays and the table grow by doubling up to `capacity` as entries are inserted
+ * (slots stay dense), so a large configured ATC costs memory only for the translations a run caches.
  */
 import { assert } from '../sim/assert.js';
 
 const NIL = -1;
+
+/** Hash table size for `slots` entries: a power of two at least twice as large. */
+function tableSize(slots: number): number {
+  let n = 16;
+  while (n < 2 * slots) n *= 2;
+  return n;
+}
 
 export class Atc {
   private pasidOf: Int32Array;
@@ -19,7 +28,9 @@ export class Atc {
   private mru = NIL;
   private lru = NIL;
   private used = 0;
-  private readonly index = new Map<number, Map<number, number>>();
+  /** Hash table: slot of each bucket (NIL = empty); the key is read from pasidOf/pageOf. */
+  private table: Int32Array;
+  private mask: number;
   hits = 0;
   misses = 0;
   evictions = 0;
@@ -31,6 +42,62 @@ export class Atc {
     this.pageOf = new Float64Array(initial);
     this.prev = new Int32Array(initial).fill(NIL);
     this.next = new Int32Array(initial).fill(NIL);
+    const n = tableSize(initial);
+    this.table = new Int32Array(n).fill(NIL);
+    this.mask = n - 1;
+  }
+
+  /** Bucket of a key: a multiplicative mix of PASID and page (page may exceed 2^32). */
+  private bucket(pasid: number, page: number): number {
+    const lo = page >>> 0;
+    const hi = (page - lo) / 4294967296;
+    let h = Math.imul(lo ^ Math.imul(hi, 0x27d4eb2d), 0x9e3779b1) ^ Math.imul(pasid + 1, 0x85ebca6b);
+    h ^= h >>> 15;
+    return h & this.mask;
+  }
+
+  /** Rebuild the table for the slot arrays' size (load factor stays at most 1/2). */
+  private rehash(): void {
+    const n = tableSize(this.pasidOf.length);
+    this.table = new Int32Array(n).fill(NIL);
+    this.mask = n - 1;
+    for (let s = 0; s < this.used; s++) this.tableInsert(s);
+  }
+
+  private tableInsert(s: number): void {
+    const t = this.table;
+    let b = this.bucket(this.pasidOf[s]!, this.pageOf[s]!);
+    while (t[b] !== NIL) b = (b + 1) & this.mask;
+    t[b] = s;
+  }
+
+  /** Bucket holding slot `s` (which must be in the table). */
+  private bucketOfSlot(s: number): number {
+    const t = this.table;
+    let b = this.bucket(this.pasidOf[s]!, this.pageOf[s]!);
+    while (t[b] !== s) b = (b + 1) & this.mask;
+    return b;
+  }
+
+  /** Remove bucket `b` and shift the following run back (linear probing, no tombstones). */
+  private tableRemoveAt(b: number): void {
+    const t = this.table;
+    const mask = this.mask;
+    let hole = b;
+    let j = b;
+    for (;;) {
+      j = (j + 1) & mask;
+      const s = t[j]!;
+      if (s === NIL) break;
+      const home = this.bucket(this.pasidOf[s]!, this.pageOf[s]!);
+      // Move s into the hole unless its home lies cyclically in (hole, j].
+      const inRange = hole <= j ? home > hole && home <= j : home > hole || home <= j;
+      if (!inRange) {
+        t[hole] = s;
+        hole = j;
+      }
+    }
+    t[hole] = NIL;
   }
 
   /** Double the slot arrays (never beyond capacity); slots [0, used) keep their contents. */
@@ -48,6 +115,7 @@ export class Atc {
     this.pageOf = pageOf;
     this.prev = prev;
     this.next = next;
+    this.rehash();
   }
 
   get size(): number {
@@ -74,10 +142,14 @@ export class Atc {
   }
 
   private slotOf(pasid: number, page: number): number {
-    const m = this.index.get(pasid);
-    if (m === undefined) return NIL;
-    const s = m.get(page);
-    return s === undefined ? NIL : s;
+    const t = this.table;
+    let b = this.bucket(pasid, page);
+    for (;;) {
+      const s = t[b]!;
+      if (s === NIL) return NIL;
+      if (this.pageOf[s] === page && this.pasidOf[s] === pasid) return s;
+      b = (b + 1) & this.mask;
+    }
   }
 
   /** Translation cached? A hit makes the entry most recently used. */
@@ -117,17 +189,12 @@ export class Atc {
     } else {
       s = this.lru;
       this.unlink(s);
-      this.index.get(this.pasidOf[s]!)?.delete(this.pageOf[s]!);
+      this.tableRemoveAt(this.bucketOfSlot(s));
       this.evictions++;
     }
     this.pasidOf[s] = pasid;
     this.pageOf[s] = page;
-    let m = this.index.get(pasid);
-    if (m === undefined) {
-      m = new Map();
-      this.index.set(pasid, m);
-    }
-    m.set(page, s);
+    this.tableInsert(s);
     this.pushFront(s);
   }
 
@@ -136,45 +203,41 @@ export class Atc {
    * many were dropped. Freed slots are compacted by moving the last used slot into the hole.
    */
   invalidate(pasid: number, first = 0, count = Number.POSITIVE_INFINITY): number {
-    const m = this.index.get(pasid);
-    if (m === undefined) return 0;
     let dropped = 0;
     const end = first + count;
-    // Snapshot the pages: compaction below rewrites slot numbers inside the map.
-    for (const page of [...m.keys()]) {
-      if (page < first || page >= end) continue;
-      const s = m.get(page)!;
-      m.delete(page);
+    // Downwards: the last used slot, moved into a hole below, has been looked at already.
+    for (let s = this.used - 1; s >= 0; s--) {
+      const page = this.pageOf[s]!;
+      if (this.pasidOf[s] !== pasid || page < first || page >= end) continue;
+      this.tableRemoveAt(this.bucketOfSlot(s));
       this.unlink(s);
       dropped++;
       // Move the last used slot into the hole so slots [0, used) stay dense.
       const last = --this.used;
       if (s !== last) {
-        const lp = this.pasidOf[last]!;
-        const lg = this.pageOf[last]!;
+        const b = this.bucketOfSlot(last);
         const wasMru = this.mru === last;
         const p = this.prev[last]!;
         const n = this.next[last]!;
-        this.pasidOf[s] = lp;
-        this.pageOf[s] = lg;
+        this.pasidOf[s] = this.pasidOf[last]!;
+        this.pageOf[s] = this.pageOf[last]!;
         this.prev[s] = p;
         this.next[s] = n;
         if (p !== NIL) this.next[p] = s;
         if (n !== NIL) this.prev[n] = s;
         if (wasMru) this.mru = s;
         if (this.lru === last) this.lru = s;
-        this.index.get(lp)!.set(lg, s);
+        this.table[b] = s;
         this.prev[last] = NIL;
         this.next[last] = NIL;
       }
     }
-    if (m.size === 0) this.index.delete(pasid);
     return dropped;
   }
 
   /** Drop everything (function reset). */
   clear(): void {
-    this.index.clear();
+    this.table.fill(NIL);
     this.prev.fill(NIL);
     this.next.fill(NIL);
     this.mru = NIL;

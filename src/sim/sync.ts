@@ -124,8 +124,13 @@ export class Workqueue {
   private busyCount = 0;
   private readonly running: (WorkItem | undefined)[] = [];
   private queuedSeq = 0;
-  /** Items not yet finished, by queue generation (seq → count). */
-  private readonly unfinished = new Map<number, number>();
+  /**
+   * Items not yet finished, by queue generation: unfinishedAt[seq & mask] is 1 while the item
+   * queued with `seq` has not finished; oldestSeq is the smallest such seq (queuedSeq + 1 when
+   * none). A ring of flags instead of a Map keyed by ever-growing seqs: no allocation per item.
+   */
+  private unfinishedAt = new Uint8Array(64);
+  private oldestSeq = 1;
   private readonly flushers: { upTo: number; cont: Continuation }[] = [];
   private readonly dispatchKind: number;
   queuedTotal = 0;
@@ -158,8 +163,10 @@ export class Workqueue {
   queueWork(item: WorkItem): boolean {
     if (item.workQueued) return false;
     item.workQueued = true;
-    item.workSeq = ++this.queuedSeq;
-    this.unfinished.set(item.workSeq, 1);
+    const seq = ++this.queuedSeq;
+    item.workSeq = seq;
+    if (seq - this.oldestSeq >= this.unfinishedAt.length) this.growUnfinished();
+    this.unfinishedAt[seq & (this.unfinishedAt.length - 1)] = 1;
     this.queuedTotal++;
     this.pending.push(item);
     if (this.pending.length > this.pendingHighWater) this.pendingHighWater = this.pending.length;
@@ -191,7 +198,10 @@ export class Workqueue {
     assert(item !== undefined, 'Workqueue.done: worker is idle');
     this.running[worker] = undefined;
     item.workQueued = false;
-    this.unfinished.delete(item.workSeq);
+    const ring = this.unfinishedAt;
+    const mask = ring.length - 1;
+    ring[item.workSeq & mask] = 0;
+    while (this.oldestSeq <= this.queuedSeq && ring[this.oldestSeq & mask] === 0) this.oldestSeq++;
     this.idle.push(worker);
     this.busyCount--;
     this.releaseFlushers();
@@ -204,12 +214,15 @@ export class Workqueue {
   }
 
   private oldestUnfinished(): number {
-    let min = Infinity;
-    for (const k of this.unfinished.keys()) {
-      if (k < min) min = k;
-      break; // Map keeps insertion order and seqs increase: the first key is the oldest.
-    }
-    return min;
+    return this.oldestSeq <= this.queuedSeq ? this.oldestSeq : Infinity;
+  }
+
+  /** Double the flag ring (seqs oldestSeq..queuedSeq keep their flags). */
+  private growUnfinished(): void {
+    const old = this.unfinishedAt;
+    const ring = new Uint8Array(old.length * 2);
+    for (let q = this.oldestSeq; q < this.queuedSeq; q++) ring[q & (ring.length - 1)] = old[q & (old.length - 1)]!;
+    this.unfinishedAt = ring;
   }
 
   private releaseFlushers(): void {

@@ -8,9 +8,9 @@ import { describe, expect, it } from 'vitest';
 import { loadScenario, simulate, type Scenario } from '../../src/api.js';
 
 const GOLDEN: Record<number, string> = {
-  1: '9f4bbe47e0b0c0e50d091f22a19f35446380ed2f6e59d6b7e4c47e4119a5527d',
-  2: 'f7dd24ba441be490aeaa22adc18d1f24d44b71f697bb82f3ea6b005ccf4df283',
-  3: '768373847100a43ed04cf648fad7783281add1631413ce3c76ce0d9891f87562',
+  1: 'c14b304e23daee7db0cceca8289fea14ca4576d025fc3e53ac92d596aaa3e8c8',
+  2: 'e130f462cf1460af9778545ff5aac2b864912048b4a6ca02c554e856a98f3160',
+  3: 'bb3a8971a488b9d186ab297bc54afeec2ab5e1927fbff708722cedadca243353',
 };
 
 function defaultScenario(): Scenario {

@@ -11,20 +11,20 @@ import { simulate } from '../../src/api.js';
 
 const GOLDEN: Record<string, Record<number, string>> = {
   default: {
-    1: '9f4bbe47e0b0c0e50d091f22a19f35446380ed2f6e59d6b7e4c47e4119a5527d',
-    2: 'f7dd24ba441be490aeaa22adc18d1f24d44b71f697bb82f3ea6b005ccf4df283',
+    1: 'c14b304e23daee7db0cceca8289fea14ca4576d025fc3e53ac92d596aaa3e8c8',
+    2: 'e130f462cf1460af9778545ff5aac2b864912048b4a6ca02c554e856a98f3160',
   },
   'smmuv3-pri': {
-    1: '0e999ab697ea4d97305a4ab32e9c34da3f357c90bc6b0b842c470cfa6feb8b7a',
-    2: 'e8e8db2fa49bd74eecfe58496af9133f40a11b03eacebaa9cf6d80b1e07f27de',
+    1: '48b395e5a37df848676e2e87efa0bfcdf9c5eaa2ea0c28b75298787b046759c5',
+    2: '589e8bda9cead3cc93237fde45472ce772ccb850eba1d6c39634efa17611dd55',
   },
   'smmuv3-stall': {
-    1: 'fcb0c79909d0af77c93ec51ce846f11a67c0974a2c0f660bec5eb9524b74b3b2',
-    2: '8eaf2bf958b7d59cd47b45ae4ac09341bb91849372fbe71ef08281c1a435856c',
+    1: 'b28a8dbc0880bceee324f554b6271200cfbe077e444befb648afec3a75e90f82',
+    2: 'a0245bfb6302ab60315541a075f2d6697269eadd0b8bbcfe25ca69a0b5f209b0',
   },
   amd: {
-    1: 'a0a1e7cb06535f2c9e5cd901771d61fbb3b5a66bc2d2e76b6090dea251eaaf88',
-    2: '2fb056857b5c84a3aec8722d99e4b6941605a45aa6478be7b493c7a72eb6be82',
+    1: '89698d344a5bd51e3c906520c2f2f1eaec4481ba64eb8f6771bf05777980ce38',
+    2: '0e8e7e10aed2bd1e6ebbd6c89b74a50fb7eb9ed4f57e1bf4d94105f1268d1d60',
   },
 };
 

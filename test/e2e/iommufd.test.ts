@@ -20,8 +20,8 @@ import { HandlerType, PciRespCode, RespSource, TraceKind } from '../../src/trace
 
 /** Pinned trace hashes of iommufd-vs-sva; updated deliberately when the model changes. */
 const GOLDEN_VS_SVA: Record<number, string> = {
-  1: '61704c377df7658937cf51f67f19ac618eb8d07a27f2a3da14090eb2e90017f9',
-  2: '580a0d6eb2463617a975a4b9bb705a7961a7266cc767a2024c8490355785623c',
+  1: 'b843588f805b183a2ded5bd513215a0eddf73d18c24f1227518c2ed970555b37',
+  2: 'fcbc277172b2deecfb820d94fbdfbf28aac68e0d5194d6dd28cec11367086623',
 };
 
 /** Watches responses per group: who answered, with what, when; and which groups iommufd took. */

@@ -76,6 +76,51 @@ describe('Atc', () => {
       ),
     );
   });
+
+  it('ATC.INDEX: the (PASID, page) index stays exact through growth, collisions, evictions and invalidations (property, wide pages)', () => {
+    // Pages beyond 2^32 and PASIDs -1..3; capacities past the first table size so the index is
+    // rebuilt while full of entries, and small enough that evictions and probing runs are common.
+    const pageArb = fc.oneof(fc.integer({ min: 0, max: 300 }), fc.integer({ min: 0, max: 40 }).map((x) => 2 ** 32 * x + 7), fc.constant(2 ** 52 - 1));
+    fc.assert(
+      fc.property(
+        fc.integer({ min: 1, max: 150 }),
+        fc.array(fc.tuple(fc.constantFrom('ins', 'ins', 'ins', 'look', 'inv'), fc.integer({ min: -1, max: 3 }), pageArb), { maxLength: 400 }),
+        (cap, ops) => {
+          const a = new Atc(cap);
+          const ref = new Map<string, [number, number]>(); // insertion order = LRU order, most recent last
+          const touch = (k: string, v: [number, number]): void => {
+            ref.delete(k);
+            ref.set(k, v);
+          };
+          for (const [op, pasid, page] of ops) {
+            const key = `${pasid}:${page}`;
+            if (op === 'ins') {
+              touch(key, [pasid, page]);
+              if (ref.size > cap) ref.delete(ref.keys().next().value!);
+              a.insert(pasid, page);
+            } else if (op === 'look') {
+              const hit = ref.has(key);
+              if (hit) touch(key, [pasid, page]);
+              expect(a.lookup(pasid, page)).toBe(hit);
+            } else {
+              let n = 0;
+              for (const [k, [p, g]] of [...ref]) {
+                if (p === pasid && g >= page && g < page + 50) {
+                  ref.delete(k);
+                  n++;
+                }
+              }
+              expect(a.invalidate(pasid, page, 50)).toBe(n);
+            }
+            expect(a.size).toBe(ref.size);
+          }
+          for (const [p, g] of ref.values()) expect(a.has(p, g)).toBe(true);
+          expect(a.has(-1, 2 ** 52 - 2)).toBe(false);
+        },
+      ),
+      { numRuns: 200 },
+    );
+  });
 });
 
 describe('PrgiAllocator', () => {

@@ -3,7 +3,7 @@
  * iommu_sva_handle_mm() for one fault and the group loop of iommu_sva_handle_iopf().
  * Pure logic over an AddressSpace; the caller (workqueue actor) sends the group response.
  */
-import type { AddressSpace, FaultOutcome } from '../../mm/address-space.js';
+import { FaultKind, faultOutcomeOf, type AddressSpace, type FaultKindValue, type FaultOutcome } from '../../mm/address-space.js';
 import { FaultFlag, FaultPerm, RespCode, type FaultRecord, type RespCodeValue } from '../../iopf/types.js';
 
 /** Why a fault got the code it got (for traces and metrics; the kernel does not report this). */
@@ -31,10 +31,23 @@ export interface ResolveResult {
   outcome?: FaultOutcome;
 }
 
-function invalid(reason: ResolveReason, outcome?: FaultOutcome): ResolveResult {
-  return outcome === undefined
-    ? { code: RespCode.INVALID, major: false, reason }
-    : { code: RespCode.INVALID, major: false, reason, outcome };
+const REASONS: readonly ResolveReason[] = ['ok', 'no-pasid', 'no-mm', 'mm-exiting', 'no-vma', 'access', 'fault-error'];
+const R_NO_PASID = 1 << 3;
+const R_NO_MM = 2 << 3;
+const R_MM_EXITING = 3 << 3;
+const R_NO_VMA = 4 << 3;
+const R_ACCESS = 5 << 3;
+const R_FAULT_ERROR = 6 << 3;
+const MAJOR_BIT = 4;
+
+/** The response code of a packed resolution (resolveFaultPacked). */
+export function packedCode(p: number): RespCodeValue {
+  return (p & 3) as RespCodeValue;
+}
+
+/** Whether a packed resolution was a major fault. */
+export function packedMajor(p: number): boolean {
+  return (p & MAJOR_BIT) !== 0;
 }
 
 /**
@@ -45,37 +58,45 @@ function invalid(reason: ResolveReason, outcome?: FaultOutcome): ResolveResult {
  * PRIV is a user access; PRIV does not widen what the VMA allows. Otherwise the page is made
  * present and the answer is SUCCESS. A request with no R/W/X bit passes the check trivially and
  * is handled as a read fault, as in the kernel.
+ *
+ * The result is packed in one number so that the SVA handler's hot path allocates nothing: the
+ * response code (bits 0–1, packedCode), major fault (bit 2, packedMajor), the reason (bits 3–5,
+ * an index into ResolveReason) and handle_mm_fault()'s FaultKind + 1 (bits 6–8, 0 when it was not
+ * called). resolveFaultDetailed() unpacks it.
  */
-export function resolveFaultDetailed(mm: AddressSpace | undefined, fault: FaultRecord): ResolveResult {
-  if ((fault.flags & FaultFlag.PASID_VALID) === 0) return invalid('no-pasid');
-  if (mm === undefined) return invalid('no-mm');
-  if (!mm.tryGetUser()) return invalid('mm-exiting');
+export function resolveFaultPacked(mm: AddressSpace | undefined, fault: FaultRecord): number {
+  if ((fault.flags & FaultFlag.PASID_VALID) === 0) return RespCode.INVALID | R_NO_PASID;
+  if (mm === undefined) return RespCode.INVALID | R_NO_MM;
+  if (!mm.tryGetUser()) return RespCode.INVALID | R_MM_EXITING;
   try {
     const vma = mm.findVma(fault.addr);
-    if (vma === undefined) return invalid('no-vma');
+    if (vma === undefined) return RespCode.INVALID | R_NO_VMA;
     const read = (fault.perm & FaultPerm.READ) !== 0;
     const write = (fault.perm & FaultPerm.WRITE) !== 0;
     const exec = (fault.perm & FaultPerm.EXEC) !== 0;
     // The kernel tests "access_flags & ~vm_flags": every requested bit must be in the VMA.
     if ((read && !vma.perms.read) || (write && !vma.perms.write) || (exec && !vma.perms.exec)) {
-      return invalid('access');
+      return RespCode.INVALID | R_ACCESS;
     }
     const user = (fault.perm & FaultPerm.PRIV) === 0;
-    const outcome = mm.handleFault(fault.addr, { read, write, exec, user });
-    switch (outcome.kind) {
-      case 'minor':
-        return { code: RespCode.SUCCESS, major: false, reason: 'ok', outcome };
-      case 'major':
-        return { code: RespCode.SUCCESS, major: true, reason: 'ok', outcome };
-      case 'sigsegv':
-      case 'sigbus':
-      case 'oom':
-        return invalid('fault-error', outcome);
-    }
+    const k = mm.handleFaultKind(fault.addr, read, write, exec, user);
+    const kb = (k + 1) << 6;
+    if (k === FaultKind.MINOR || k === FaultKind.MINOR_PRESENT) return RespCode.SUCCESS | kb;
+    if (k === FaultKind.MAJOR) return RespCode.SUCCESS | MAJOR_BIT | kb;
+    return RespCode.INVALID | R_FAULT_ERROR | kb;
   } finally {
     // mmput(): if the owner exited meanwhile, this may be the last user and tear the mm down.
     mm.putUser();
   }
+}
+
+/** resolveFaultPacked() as a record (tests, observers). */
+export function resolveFaultDetailed(mm: AddressSpace | undefined, fault: FaultRecord): ResolveResult {
+  const p = resolveFaultPacked(mm, fault);
+  const r: ResolveResult = { code: packedCode(p), major: packedMajor(p), reason: REASONS[(p >> 3) & 7]! };
+  const k = (p >> 6) & 7;
+  if (k !== 0) r.outcome = faultOutcomeOf((k - 1) as FaultKindValue, fault.addr);
+  return r;
 }
 
 /** iommu_sva_handle_mm() returning just the response code. */

@@ -17,7 +17,7 @@ import { Latency } from '../../sim/latency.js';
 import type { Rng } from '../../sim/random.js';
 import { Mutex, type Continuation } from '../../sim/sync.js';
 import { HandlerType, TraceKind } from '../../trace/events.js';
-import { resolveFaultDetailed, type ResolveResult } from './resolve.js';
+import { packedCode, packedMajor, resolveFaultDetailed, resolveFaultPacked, type ResolveResult } from './resolve.js';
 import type { SvaMmPasids } from './pasid-allocator.js';
 
 export interface SvaDeps {
@@ -329,12 +329,18 @@ export class Sva implements GroupWork {
   private resolveNext(group: IopfGroup): boolean {
     const fault = group.faults[group.cursor++]!;
     const mm = group.handle.mm;
+    const observe = this.deps.onResolve;
     let r: ResolveResult;
     if (this.env.faultSite(this.env.scenario.faults.mm_fault_error)) {
       // handle_mm_fault() returned VM_FAULT_ERROR (fault site): INVALID, the mm is untouched.
       r = { code: RespCode.INVALID, major: false, reason: 'fault-error' };
+    } else if (observe === undefined) {
+      // Nobody looks at the details: the packed result, nothing allocated.
+      const p = resolveFaultPacked(mm ?? undefined, fault);
+      group.code = packedCode(p);
+      return packedMajor(p);
     } else r = resolveFaultDetailed(mm ?? undefined, fault);
-    this.deps.onResolve?.(group, fault, mm, r);
+    observe?.(group, fault, mm, r);
     group.code = r.code;
     return r.major;
   }

@@ -100,9 +100,11 @@ const ACTION_KINDS = ['exit', 'pri_disable', 'pri_reset', 'remove_device', 'unbi
  * fault — the flush must leave their partial and pending faults alone.
  */
 function drawFlushes(f: Draw, pairs: readonly Pair[], pairSpans: ReadonlyMap<Pair, [number, number][]>, nDev: number, actions: Record<string, unknown>[]): void {
-  if (!f.chance(1, 2)) return;
-  const n = f.int(1, 2);
+  if (!f.chance(2, 3)) return;
+  const n = f.int(1, 3);
   const attached = pairs.filter((p) => p.kind !== 'none' && (pairSpans.get(p) ?? []).length > 0);
+  // A flush of one PASID says most where the device has others (their faults must survive it).
+  const weighted = attached.map((p) => [attached.some((q) => q !== p && q.dev === p.dev) ? 3 : 1, p] as const);
   /** While the traffic runs (the driver stops it first), or a little after its end. */
   const when = (spans: readonly [number, number][]): number => {
     let a = Number.MAX_SAFE_INTEGER;
@@ -122,7 +124,7 @@ function drawFlushes(f: Draw, pairs: readonly Pair[], pairSpans: ReadonlyMap<Pai
       actions.push({ op: 'flush', at_ns: when(spans), device: dev });
       continue;
     }
-    const p = f.pick(attached);
+    const p = f.weighted(weighted);
     actions.push({ op: 'flush', at_ns: when(pairSpans.get(p)!), device: p.dev, process: p.proc });
   }
 }

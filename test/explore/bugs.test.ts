@@ -18,7 +18,7 @@ import { ReplayChooser } from '../../src/sim/random.js';
 const FIRST_FINDING: Record<string, number> = {
   'vtd-response-pasid-always': 1,
   'flush-ignores-pasid': 6,
-  'flush-partial-stops-early': 137,
+  'flush-partial-stops-early': 194,
   'no-pending-warning-response': 6,
   'error-response-per-request': 14,
   'iommufd-write-count': 2,

@@ -108,7 +108,11 @@ function focusOf(ring: EventRing, v: CheckerViolation): Focus | undefined {
     let group = GROUP_KINDS.has(kind) ? ring.f(at, 3) : undefined;
     if (kind === K.RESPONSE_SEND && (group! < 0 || NOT_A_GROUP.has(ring.f(at, 5)))) group = undefined;
     const prgi = field('prgi');
-    return { dev, pasid: field('pasid'), prgi: prgi === undefined ? undefined : prgi & 0x1ff, group, req: REQ_KINDS.has(kind) ? ring.f(at, 3) : undefined };
+    const f: Focus = { dev, pasid: field('pasid'), prgi: prgi === undefined ? undefined : prgi & 0x1ff, group, req: REQ_KINDS.has(kind) ? ring.f(at, 3) : undefined };
+    // An event about the whole device (a remove) with a subject naming one group of it: follow the group.
+    const s = v.subject;
+    if (s !== undefined && s.dev === dev && f.group === undefined && f.req === undefined && f.prgi === undefined) return { dev, pasid: f.pasid ?? s.pasid, prgi: s.prgi, group: s.group, req: s.req };
+    return f;
   }
   const s: ViolationSubject | undefined = v.subject;
   if (s?.dev === undefined) return undefined;

@@ -140,8 +140,9 @@ export const CORE_RULES: readonly RuleDef[] = [
       onEvent(kind, dev, _pasid, _prgi, _group, _code, source) {
         if (kind === T.DEVICE_REMOVE) {
           v.mark();
-          for (const [, g] of st.groups.ofDevice(dev)) {
-            if (g.live) v.violate(`device ${dev} removed while a handler holds ${groupName(dev, g.pasid, g.prgi)}`);
+          for (const [id, g] of st.groups.ofDevice(dev)) {
+            // The subject names the group, so a counterexample follows that group, not the whole device.
+            if (g.live) v.violate(`device ${dev} removed while a handler holds ${groupName(dev, g.pasid, g.prgi)}`, true, { dev, pasid: g.pasid, group: id });
           }
           return;
         }

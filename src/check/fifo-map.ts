@@ -11,11 +11,23 @@
  * skips when its turn comes.
  */
 export class FifoMap<V> implements Iterable<[number, V]> {
-  private readonly map = new Map<number, { v: V; pos: number }>();
   /** Keys in insertion order from `head`; NaN marks an entry deleted since. */
   private readonly ring: Float64Array;
+  /** Values by ring position. */
+  private readonly vals: (V | undefined)[] = [];
   private head = 0;
   private used = 0;
+  /** Live entries. */
+  private count = 0;
+  /**
+   * Open-addressing index (linear probing, backward-shift deletion): ring position + 1 of each
+   * key, 0 = empty; grown by doubling so that it is at most half full. A JS Map here reallocated
+   * its table under the steady insert/evict churn of a long trace, and each entry carried a
+   * wrapper object; both lived long enough to reach the old generation, so the offline checker's
+   * memory grew with the trace until a major GC.
+   */
+  private table = new Int32Array(16);
+  private mask = 15;
 
   constructor(
     readonly limit: number,
@@ -25,67 +37,138 @@ export class FifoMap<V> implements Iterable<[number, V]> {
     this.ring = new Float64Array(limit);
   }
 
+  private bucket(key: number): number {
+    const lo = key >>> 0;
+    const hi = (key - lo) / 4294967296;
+    let h = Math.imul(lo, 0x9e3779b1) ^ Math.imul(hi | 0, 0x85ebca6b);
+    h ^= h >>> 16;
+    return h & this.mask;
+  }
+
+  /** Bucket holding `key`, or -1. */
+  private find(key: number): number {
+    const t = this.table;
+    let b = this.bucket(key);
+    for (;;) {
+      const e = t[b]!;
+      if (e === 0) return -1;
+      if (this.ring[e - 1] === key) return b;
+      b = (b + 1) & this.mask;
+    }
+  }
+
+  private place(pos: number): void {
+    const t = this.table;
+    let b = this.bucket(this.ring[pos]!);
+    while (t[b] !== 0) b = (b + 1) & this.mask;
+    t[b] = pos + 1;
+  }
+
+  private removeBucket(b: number): void {
+    const t = this.table;
+    const mask = this.mask;
+    let hole = b;
+    let j = b;
+    for (;;) {
+      j = (j + 1) & mask;
+      const e = t[j]!;
+      if (e === 0) break;
+      const home = this.bucket(this.ring[e - 1]!);
+      const inRange = hole <= j ? home > hole && home <= j : home > hole || home <= j;
+      if (!inRange) {
+        t[hole] = e;
+        hole = j;
+      }
+    }
+    t[hole] = 0;
+  }
+
+  private growTable(): void {
+    const old = this.table;
+    this.table = new Int32Array(old.length * 2);
+    this.mask = this.table.length - 1;
+    for (let i = 0; i < old.length; i++) if (old[i] !== 0) this.place(old[i]! - 1);
+  }
+
   get size(): number {
-    return this.map.size;
+    return this.count;
   }
 
   has(key: number): boolean {
-    return this.map.has(key);
+    return this.find(key) >= 0;
   }
 
   get(key: number): V | undefined {
-    return this.map.get(key)?.v;
+    const b = this.find(key);
+    return b < 0 ? undefined : this.vals[this.table[b]! - 1];
   }
 
   /** Insert, or replace the value of an existing key (which keeps its place in the order). */
   set(key: number, value: V): this {
-    const e = this.map.get(key);
-    if (e !== undefined) {
-      e.v = value;
+    const b = this.find(key);
+    if (b >= 0) {
+      this.vals[this.table[b]! - 1] = value;
       return this;
     }
     if (this.used === this.limit) {
-      const old = this.ring[this.head]!;
-      this.head = this.head + 1 === this.limit ? 0 : this.head + 1;
+      const h = this.head;
+      const old = this.ring[h]!;
+      this.head = h + 1 === this.limit ? 0 : h + 1;
       this.used--;
       if (old === old) {
-        const gone = this.map.get(old);
-        this.map.delete(old);
-        if (gone !== undefined) this.onEvict?.(old, gone.v);
+        const gone = this.vals[h] as V;
+        this.removeBucket(this.find(old));
+        this.vals[h] = undefined;
+        this.count--;
+        this.onEvict?.(old, gone);
       }
     }
     let pos = this.head + this.used;
     if (pos >= this.limit) pos -= this.limit;
     this.ring[pos] = key;
+    this.vals[pos] = value;
     this.used++;
-    this.map.set(key, { v: value, pos });
+    this.count++;
+    if (2 * this.count > this.table.length) this.growTable();
+    this.place(pos);
     return this;
   }
 
   delete(key: number): boolean {
-    const e = this.map.get(key);
-    if (e === undefined) return false;
-    this.ring[e.pos] = NaN;
-    this.map.delete(key);
+    const b = this.find(key);
+    if (b < 0) return false;
+    const pos = this.table[b]! - 1;
+    this.removeBucket(b);
+    this.ring[pos] = NaN;
+    this.vals[pos] = undefined;
+    this.count--;
     return true;
   }
 
   clear(): void {
-    this.map.clear();
+    this.table.fill(0);
+    this.vals.length = 0;
     this.head = 0;
     this.used = 0;
+    this.count = 0;
+  }
+
+  /** Live entries oldest first (insertion order, as a Map iterates). */
+  *entries(): IterableIterator<[number, V]> {
+    for (let i = 0; i < this.used; i++) {
+      let pos = this.head + i;
+      if (pos >= this.limit) pos -= this.limit;
+      const k = this.ring[pos]!;
+      if (k === k) yield [k, this.vals[pos] as V];
+    }
   }
 
   *keys(): IterableIterator<number> {
-    yield* this.map.keys();
+    for (const [k] of this.entries()) yield k;
   }
 
   *values(): IterableIterator<V> {
-    for (const e of this.map.values()) yield e.v;
-  }
-
-  *entries(): IterableIterator<[number, V]> {
-    for (const [k, e] of this.map) yield [k, e.v];
+    for (const [, v] of this.entries()) yield v;
   }
 
   [Symbol.iterator](): IterableIterator<[number, V]> {

@@ -340,12 +340,22 @@ export function generateDoc(seed: number, opts: GenerateOptions = {}): ScenarioI
       default: {
         const fault = d.pick(faultNames);
         actions.push({ op, at_ns: t, fault });
-        if (op === 'iommufd_close' && d.chance(1, 2)) actions.push({ op: 'iommufd_destroy', at_ns: t + d.int(1, 50_000), fault });
+        if (op === 'iommufd_close') {
+          // Closing the fd answers nothing (linux-iopf §9): a scenario that only closes is a
+          // liveness finding by design (issue 6, iommufd-close-only), not something to search
+          // for. The object is destroyed after the close — soon (drawn, as before) or 50 µs
+          // later (no draw: other seeds' scenarios do not move).
+          const soon = d.chance(1, 2) ? d.int(1, 50_000) : 50_000;
+          actions.push({ op: 'iommufd_destroy', at_ns: t + soon, fault });
+        }
         break;
       }
     }
   }
   drawFlushes(new Draw(new Rng(seed, 'generate/flush')), pairs, pairSpans, nDev, actions);
+  // A drop-and-close VMM closes its fd on its first read; its fault object is destroyed once the
+  // traffic is over (no draw), so what it abandoned is answered by iommufd_fault_destroy().
+  for (const f of faults) if (f.policy === 'drop-and-close') actions.push({ op: 'iommufd_destroy', at_ns: horizon + 1_000_000, fault: f.name });
   actions.sort((a, b) => (a.at_ns as number) - (b.at_ns as number));
 
   // VMM speed: fast, the reference's default, or slow (user space holds groups long).

@@ -307,9 +307,12 @@ export class World {
         // the group opens and closes at once; the group then waits on the fault object.
         const f = g.lastFault;
         const pasid = (f.flags & FaultFlag.PASID_VALID) !== 0 ? f.pasid : -1;
-        this.tracer.emit(TraceKind.HANDLER_START, g.dev, pasid, f.grpid, g.id, HandlerType.IOMMUFD, -1);
-        this.tracer.emit(TraceKind.HANDLER_END, g.dev, pasid, f.grpid, g.id, 0, 0);
+        // The hold's last field names the fault object (the `fault` of iommufd_* events): whether
+        // user space still holds the group at the end depends on that object's fd
+        // (LIVENESS.ALL_ANSWERED).
         const i = this.faultObjs.indexOf(fault);
+        this.tracer.emit(TraceKind.HANDLER_START, g.dev, pasid, f.grpid, g.id, HandlerType.IOMMUFD, i);
+        this.tracer.emit(TraceKind.HANDLER_END, g.dev, pasid, f.grpid, g.id, 0, 0);
         if (i >= 0) this.vmms[i]!.wake();
         else this.onDeliver?.(fault, g);
       },

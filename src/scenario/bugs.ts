@@ -77,7 +77,7 @@ export const BUGS: readonly BugVariant[] = [
   {
     name: 'amd-complete-ppr-raw',
     summary:
-      'AMD answers with the core\'s response code as the COMPLETE_PPR status (FAILURE goes out as 2, a reserved PCIe code) and sets GN/PASID from the device\'s PASID-required bit even when the request had no PASID',
+      'AMD answers with the core\'s response code as the COMPLETE_PPR status (FAILURE goes out as 2, a reserved PCIe code), sets GN/PASID from the device\'s PASID-required bit even when the request had no PASID, and answers every refused entry ("nobody cared"), not only its group\'s last',
     source:
       'mainline drivers/iommu/amd/iommu.c amd_iommu_page_response/amd_iommu_complete_ppr/build_complete_ppr; ppr.c iommu_call_iopf_notifier ("nobody cared" FAILURE for entries without GN)',
     scenario: 'scenarios/amd-no-pasid.yaml',

@@ -145,6 +145,13 @@ const smmuSchema = z
     /** handle: report PRI faults to the core; fail: Linux's arm_smmu_handle_ppr (answer DENY).
      * Unset: the kernel profile's (form smmuv3-pri-deny); set: a what-if over the profile. */
     pri_policy: z.enum(['handle', 'fail']).optional(),
+    /**
+     * Whether the SMMU keeps writing PRI queue entries, once there is room, while an overflow is
+     * not yet acknowledged ((verify), as VT-d's write_while_pro). false: every request in that
+     * window is handled as at a full queue, so no group that started after the loss is reported
+     * before the driver's discard_partial — a reused PRG index cannot meet the stale partials.
+     */
+    write_while_overflow: z.boolean().default(false),
   })
   .prefault({});
 

@@ -31,7 +31,8 @@ export const TraceKind = {
   PARTIAL_FREE: 9,
   /** A last fault formed a group (count faults); aborted = 1 for the on-stack abort group. */
   GROUP_FORM: 10,
-  /** A handler started on a group (handler: HANDLER_*; mm: the address space or -1). */
+  /** A handler started on a group (handler: HANDLER_*; mm: the address space or -1 for SVA; for
+   *  iommufd the index of the fault object the group is queued on, -1 if none is known). */
   HANDLER_START: 11,
   /** A handler finished with a group; code is the group's response code. */
   HANDLER_END: 12,

@@ -65,21 +65,32 @@ export const VTD_RULES: readonly RuleDef[] = [
     id: 'VTD.DRAIN.COMPLETE',
     side: 'kernel',
     source: 'VT-d 7.10 draining; Linux intel_drain_pasid_prq(); hardware ref §2.4',
-    statement: 'After the drain of (device, PASID) returns no page request of that PASID is queued, reported or arrives until it is bound again.',
+    statement:
+      'After the drain of (device, PASID) returns, no page request of that PASID sent before it returned is still queued, reported or on its way (a request sent later is new traffic, which the device driver must have stopped).',
     mode: 'full',
     ftrace: false,
-    on: [T.DRAIN_END, T.QUEUE_WRITE, T.FAULT_REPORT, T.BIND],
+    on: [T.PAGE_REQUEST, T.DRAIN_END, T.QUEUE_WRITE, T.FAULT_REPORT, T.BIND],
     check: (st, v) => {
-      /** (device, PASID) pairs drained and not bound again. */
+      /** Id of the last page request each device sent (ids grow in send order per device). */
+      const lastSent = new Float64Array(st.maxDev).fill(-1);
+      /** (device, PASID) drained and not bound again → the last request id sent before the drain returned. */
       const drained = fifoMap<number>();
       /** Requests already reported at queue time (not again when the driver reports them). */
       const reported = fifoMap<number>();
+      /** Sent before the drain of its (device, PASID) returned. */
+      const before = (dev: number, pasid: number, req: number): boolean => {
+        const b = drained.get(dpKey(dev, pasid));
+        return b !== undefined && req <= b;
+      };
       return {
         onEvent(kind, dev, pasid, f2, req, f4) {
           switch (kind) {
+            case T.PAGE_REQUEST:
+              lastSent[dev] = req;
+              break;
             case T.DRAIN_END:
               v.mark();
-              drained.set(dpKey(dev, pasid), 1);
+              drained.set(dpKey(dev, pasid), lastSent[dev]!);
               break;
             case T.BIND:
               if (f4 === 0) drained.delete(dpKey(dev, pasid));
@@ -87,7 +98,7 @@ export const VTD_RULES: readonly RuleDef[] = [
             case T.QUEUE_WRITE:
               if (st.stopReq || st.hostOnly || drained.size === 0) return;
               v.mark();
-              if (drained.has(dpKey(dev, pasid))) {
+              if (before(dev, pasid, req)) {
                 v.violate(`${requestName(dev, pasid, f2)} was queued after its drain returned`);
                 reported.set(req, 1);
               }
@@ -96,7 +107,7 @@ export const VTD_RULES: readonly RuleDef[] = [
               if (drained.size === 0) return;
               v.mark();
               // A request still in the queue when the drain returned is reported afterwards.
-              if (drained.has(dpKey(dev, pasid)) && !reported.delete(req)) {
+              if (before(dev, pasid, req) && !reported.delete(req)) {
                 v.violate(`${requestName(dev, pasid, f2)} was reported after its drain returned`);
               }
               break;

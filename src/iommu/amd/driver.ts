@@ -7,7 +7,7 @@
  * - entries of another type than "page fault request" are ignored (no response);
  * - GN clear (no PASID), a reserved bit set, PASID 0 or PASID ≥ the device's max PASIDs → the
  *   driver answers COMPLETE_PPR_REQUEST with IOMMU_PAGE_RESP_FAILURE at once — for *any* entry,
- *   last or not ("Nobody cared, abort");
+ *   last or not ("Nobody cared, abort"; the reference answers only the group's L=1 entry);
  * - otherwise a fault with PASID_VALID and RESPONSE_NEEDS_PASID always set, LAST_PAGE from tag
  *   bit 9, perm READ/WRITE/EXEC from the flags and PRIV when US is clear, addr = address & ~0xfff,
  *   and grpid = the whole 10-bit tag (PPR_TAG), i.e. PRG index | (last << 9);

@@ -58,8 +58,10 @@ export interface AmdIommuOptions {
   grpidWithLastBit?: boolean;
   /**
    * COMPLETE_PPR_REQUEST as mainline builds it: status = the core's code unchanged (FAILURE = 2)
-   * and GN/PASID from the device bit even for a request that had no PASID (default: `env.switches`
-   * has 'amd-complete-ppr-raw'). Otherwise: PCIe codes, and a PASID only if the request had one.
+   * and GN/PASID from the device bit even for a request that had no PASID, and a refused entry
+   * answered whether or not it is its group's last (default: `env.switches` has
+   * 'amd-complete-ppr-raw'). Otherwise: PCIe codes, a PASID only if the request had one, and a
+   * refused group answered once, at its L=1 entry.
    */
   rawCompletion?: boolean;
   /**
@@ -276,8 +278,13 @@ export class AmdIommu implements IommuFrontend {
       return;
     }
     if (check !== 'ok') {
-      // "Nobody cared, abort": FAILURE for this entry, last or not.
+      // "Nobody cared, abort" (ppr.c iommu_call_iopf_notifier): mainline answers FAILURE for this
+      // entry, last or not, so a multi-page group gets a response before its L=1 and another one
+      // for it (HOST.RESP.AFTER_LAST, ONE_PER_GROUP). The contract answers the group once, when its
+      // L=1 entry is refused, as the VT-d PRQ thread's bad-request path does (prq.c: only a
+      // last-page request is answered); a refused L=0 entry is dropped.
       this.c.rejected++;
+      if (!this.rawCompletion && !e.last) return;
       const hadPasid = (e.flags & AmdPprFlag.GN) !== 0;
       this.completePpr(
         view,

@@ -182,7 +182,12 @@ export class Smmuv3Iommu implements IommuFrontend {
   private receivePri(msg: PageRequestMsg): void {
     const tr = this.env.tracer;
     const e = priqEntryFromMsg(msg, this.hwEntry);
-    if (this.priq.write(e, msg.reqId, msg.dev)) {
+    // While an overflow is unacknowledged the queue takes nothing (unless the scenario says the
+    // hardware writes on): the driver's discard of partial groups after the overflow
+    // (arm_smmu_priq_thread's final CONS write, then iopf_queue_discard_partial) must come before
+    // any request of a group that could reuse a PRG index whose L=1 was lost.
+    const accepting = !this.priq.overflowPending || this.env.scenario.iommu.smmuv3.write_while_overflow;
+    if (accepting && this.priq.write(e, msg.reqId, msg.dev)) {
       tr.emit(
         TraceKind.QUEUE_WRITE,
         msg.dev,

@@ -8,7 +8,7 @@ import type { Scenario } from '../scenario/schema.js';
 import type { MonitorOptions } from './monitor.js';
 import { Forms, profileByName } from '../scenario/profiles.js';
 
-export type ScenarioHints = Pick<MonitorOptions, 'queueCapacity' | 'overflowAutoResponse' | 'deviceRequiresPasid' | 'creditAllocation' | 'flushContract' | 'deviceRid'>;
+export type ScenarioHints = Pick<MonitorOptions, 'queueCapacity' | 'overflowAutoResponse' | 'pageDrain' | 'deviceRequiresPasid' | 'creditAllocation' | 'flushContract' | 'deviceRid'>;
 
 export function hintsFromScenario(scenario: Scenario): Required<ScenarioHints> {
   const fam = scenario.iommu.family;
@@ -18,6 +18,7 @@ export function hintsFromScenario(scenario: Scenario): Required<ScenarioHints> {
   return {
     queueCapacity,
     overflowAutoResponse: new Map([[0, fam !== 'amd' || scenario.iommu.amd.overflow_autoresp]]),
+    pageDrain: new Map([[0, fam === 'vtd']]),
     deviceRequiresPasid: (dev) => scenario.devices[dev]?.pri.response_pasid_required,
     creditAllocation: (dev) => scenario.devices[dev]?.pri.allocation,
     deviceRid: (dev) => scenario.devices[dev]?.rid,

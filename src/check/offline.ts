@@ -53,6 +53,7 @@ export interface OfflineOptions {
 export interface JsonlCheckOptions extends OfflineOptions {
   readonly queueCapacity?: MonitorOptions['queueCapacity'];
   readonly overflowAutoResponse?: MonitorOptions['overflowAutoResponse'];
+  readonly pageDrain?: MonitorOptions['pageDrain'];
   readonly deviceRequiresPasid?: MonitorOptions['deviceRequiresPasid'];
   readonly creditAllocation?: MonitorOptions['creditAllocation'];
   readonly flushContract?: MonitorOptions['flushContract'];
@@ -177,6 +178,7 @@ export async function checkJsonl(source: string | Readable, opts: JsonlCheckOpti
   };
   if (opts.queueCapacity !== undefined) mopts.queueCapacity = opts.queueCapacity;
   if (opts.overflowAutoResponse !== undefined) mopts.overflowAutoResponse = opts.overflowAutoResponse;
+  if (opts.pageDrain !== undefined) mopts.pageDrain = opts.pageDrain;
   if (opts.deviceRequiresPasid !== undefined) mopts.deviceRequiresPasid = opts.deviceRequiresPasid;
   if (opts.creditAllocation !== undefined) mopts.creditAllocation = opts.creditAllocation;
   if (opts.flushContract !== undefined) mopts.flushContract = opts.flushContract;

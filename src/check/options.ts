@@ -8,6 +8,12 @@ export interface MonitorOptions {
   readonly queueCapacity?: ReadonlyMap<number, number>;
   /** Whether each IOMMU answers an L=1 request dropped on overflow (VT-d, SMMUv3: true; AMD: scenario switch). */
   readonly overflowAutoResponse?: ReadonlyMap<number, boolean>;
+  /**
+   * Whether each IOMMU's PASID drain also drains the requests still on their way from the function
+   * (VT-d: the Page-Drain wait descriptor, spec §7.10: true). The SMMUv3 and AMD drains can only
+   * wait until their queue holds nothing of the PASID (false). Unknown: as VT-d.
+   */
+  readonly pageDrain?: ReadonlyMap<number, boolean>;
   /** PRG Response PASID Required of a device; undefined = unknown (PASID-form rules skip it). */
   readonly deviceRequiresPasid?: (dev: number) => boolean | undefined;
   /** Requester ID of a device, if known: violation texts name devices by RID (bb:dd.f). */

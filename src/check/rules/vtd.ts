@@ -66,7 +66,7 @@ export const VTD_RULES: readonly RuleDef[] = [
     side: 'kernel',
     source: 'VT-d 7.10 draining; Linux intel_drain_pasid_prq(); hardware ref §2.4',
     statement:
-      'After the drain of (device, PASID) returns, no page request of that PASID sent before it returned is still queued, reported or on its way (a request sent later is new traffic, which the device driver must have stopped).',
+      'After the drain of (device, PASID) returns, no page request of that PASID sent before it returned is still queued, reported or on its way (a request sent later is new traffic, which the device driver must have stopped; an IOMMU without a Page-Drain — SMMUv3, AMD — only promises that its queue holds nothing of the PASID).',
     mode: 'full',
     ftrace: false,
     on: [T.PAGE_REQUEST, T.DRAIN_END, T.QUEUE_WRITE, T.FAULT_REPORT, T.BIND],
@@ -75,8 +75,18 @@ export const VTD_RULES: readonly RuleDef[] = [
       const lastSent = new Float64Array(st.maxDev).fill(-1);
       /** (device, PASID) drained and not bound again → the last request id sent before the drain returned. */
       const drained = fifoMap<number>();
-      /** Requests already reported at queue time (not again when the driver reports them). */
+      /** Drained pairs whose IOMMU drains only its queue, not what is on its way (no Page-Drain). */
+      const queueOnly = fifoMap<number>();
+      /** Requests already judged at queue time (not again when the driver reports them). */
       const reported = fifoMap<number>();
+      /** Whether the device's IOMMU has a Page-Drain (a device not yet seen at a queue: the one IOMMU the hints name). */
+      const pageDrainOf = (dev: number): boolean | undefined => {
+        const m = st.opts.pageDrain;
+        if (m === undefined) return undefined;
+        const iommu = st.devIommu[dev]!;
+        if (iommu >= 0) return m.get(iommu);
+        return m.size === 1 ? m.values().next().value : undefined;
+      };
       /** Sent before the drain of its (device, PASID) returned. */
       const before = (dev: number, pasid: number, req: number): boolean => {
         const b = drained.get(dpKey(dev, pasid));
@@ -91,6 +101,8 @@ export const VTD_RULES: readonly RuleDef[] = [
             case T.DRAIN_END:
               v.mark();
               drained.set(dpKey(dev, pasid), lastSent[dev]!);
+              if (pageDrainOf(dev) === false) queueOnly.set(dpKey(dev, pasid), 1);
+              else queueOnly.delete(dpKey(dev, pasid));
               break;
             case T.BIND:
               if (f4 === 0) drained.delete(dpKey(dev, pasid));
@@ -99,7 +111,7 @@ export const VTD_RULES: readonly RuleDef[] = [
               if (st.stopReq || st.hostOnly || drained.size === 0) return;
               v.mark();
               if (before(dev, pasid, req)) {
-                v.violate(`${requestName(dev, pasid, f2)} was queued after its drain returned`);
+                if (!queueOnly.has(dpKey(dev, pasid))) v.violate(`${requestName(dev, pasid, f2)} was queued after its drain returned`);
                 reported.set(req, 1);
               }
               break;

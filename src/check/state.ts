@@ -296,6 +296,19 @@ export class CheckState implements Deferrable {
     return dev * PRGI_COUNT + prgi;
   }
 
+  /**
+   * Whether the device's IOMMU drains what is still on its way from the function (VT-d Page-Drain)
+   * or only its own queue (SMMUv3, AMD: false); a device not yet seen at a queue has the one IOMMU
+   * the hints name. undefined: not known (judged as VT-d).
+   */
+  pageDrainOf(dev: number): boolean | undefined {
+    const m = this.opts.pageDrain;
+    if (m === undefined) return undefined;
+    const iommu = this.devIommu[dev]!;
+    if (iommu >= 0) return m.get(iommu);
+    return m.size === 1 ? m.values().next().value : undefined;
+  }
+
   /** PRG Response PASID Required of a device, if the hints say. */
   required(dev: number): boolean | undefined {
     return this.opts.deviceRequiresPasid?.(dev);

@@ -65,23 +65,31 @@ export const CORE_RULES: readonly RuleDef[] = [
     id: 'CORE.FLUSH.NO_NEW_FAULTS',
     side: 'kernel',
     source: 'iopf_queue_flush_dev() caller contract; linux-iopf §5',
-    statement: 'No fault of the PASID is reported between the start and the end of its flush (the driver stopped and drained them first).',
+    statement:
+      'No fault of the PASID is reported between the start and the end of its flush (the driver stopped and drained them first; behind an IOMMU without a Page-Drain — SMMUv3, AMD — only what its queue held when the flush began).',
     mode: 'full',
     ftrace: false,
-    on: [T.FLUSH_BEGIN, T.FLUSH_END, T.FAULT_REPORT],
-    check: (_st, v) => {
+    on: [T.FLUSH_BEGIN, T.FLUSH_END, T.QUEUE_WRITE, T.FAULT_REPORT],
+    check: (st, v) => {
       /** (device, PASID) pairs being flushed; PASID -1 for a whole-device flush. */
       const flushing = fifoMap<number>();
+      /** Requests that reached a queue-only IOMMU during their PASID's flush: nothing drained them. */
+      const arrivedDuring = fifoMap<number>();
+      const covered = (dev: number, pasid: number): boolean => flushing.has(dpKey(dev, pasid)) || flushing.has(dpKey(dev, -1));
       return {
-        onEvent(kind, dev, pasid) {
+        onEvent(kind, dev, pasid, _f2, req) {
           if (kind === T.FLUSH_BEGIN) {
             v.mark();
             flushing.set(dpKey(dev, pasid), 1);
           } else if (kind === T.FLUSH_END) {
             flushing.delete(dpKey(dev, pasid));
-          } else if (flushing.size > 0) {
+          } else if (flushing.size === 0) {
+            return;
+          } else if (kind === T.QUEUE_WRITE) {
+            if (!st.stopReq && covered(dev, pasid) && st.pageDrainOf(dev) === false) arrivedDuring.set(req, 1);
+          } else {
             v.mark();
-            if (flushing.has(dpKey(dev, pasid)) || flushing.has(dpKey(dev, -1))) {
+            if (covered(dev, pasid) && !arrivedDuring.delete(req)) {
               v.violate(`a fault of device ${dev} ${pasidName(pasid)} was reported during its flush`);
             }
           }

@@ -79,14 +79,6 @@ export const VTD_RULES: readonly RuleDef[] = [
       const queueOnly = fifoMap<number>();
       /** Requests already judged at queue time (not again when the driver reports them). */
       const reported = fifoMap<number>();
-      /** Whether the device's IOMMU has a Page-Drain (a device not yet seen at a queue: the one IOMMU the hints name). */
-      const pageDrainOf = (dev: number): boolean | undefined => {
-        const m = st.opts.pageDrain;
-        if (m === undefined) return undefined;
-        const iommu = st.devIommu[dev]!;
-        if (iommu >= 0) return m.get(iommu);
-        return m.size === 1 ? m.values().next().value : undefined;
-      };
       /** Sent before the drain of its (device, PASID) returned. */
       const before = (dev: number, pasid: number, req: number): boolean => {
         const b = drained.get(dpKey(dev, pasid));
@@ -101,7 +93,7 @@ export const VTD_RULES: readonly RuleDef[] = [
             case T.DRAIN_END:
               v.mark();
               drained.set(dpKey(dev, pasid), lastSent[dev]!);
-              if (pageDrainOf(dev) === false) queueOnly.set(dpKey(dev, pasid), 1);
+              if (st.pageDrainOf(dev) === false) queueOnly.set(dpKey(dev, pasid), 1);
               else queueOnly.delete(dpKey(dev, pasid));
               break;
             case T.BIND:

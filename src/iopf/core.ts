@@ -234,6 +234,13 @@ export class IopfCore implements GroupWork {
     });
     this.kRemoveAfterFlush = sim.registerKind('iopf:remove-after-flush', (_a, _b, p) => {
       const op = p as RemoveOp;
+      // flush_workqueue() waits only for work queued before it: a group reported while it waited
+      // (the device's last requests still arriving) may have its work queued or running now. The
+      // careful caller turns PRI reception off and drains before removing (the kernel-doc of
+      // iopf_queue_remove_device); the model's caller waits again until no handler holds a group
+      // of the device (CORE.REMOVE.NO_LIVE_GROUP), then removes in the same step.
+      const param = this.devs.get(op.dev)?.param ?? null;
+      if (param !== null && param.pending.some((g) => g.work !== null) && !op.q.wq.flush({ kind: this.kRemoveAfterFlush, a: 0, b: 0, payload: op })) return;
       this.complete(op.cont, this.removeDevice(op.q, op.dev));
     });
   }

@@ -143,7 +143,14 @@ export function generateDoc(seed: number, opts: GenerateOptions = {}): ScenarioI
   const iommu: Record<string, unknown> = { family, name: iommuName };
   // Small queues too: overflow (PRO / PRIQ overflow / PPR log full) is a path of its own.
   if (family === 'vtd') iommu.vtd = { prq_entries: d.pick([128, 256, 2048]), prq_batch: d.pick([1, 8, 64]) };
-  else if (family === 'smmuv3') iommu.smmuv3 = { priq_entries_log2: d.weighted([[2, 2], [2, 3], [1, 5], [1, 10]] as const), pri_policy: d.weighted([[7, 'handle'], [1, 'fail']] as const) };
+  else if (family === 'smmuv3') {
+    const priq = d.weighted([[2, 2], [2, 3], [1, 5], [1, 10]] as const);
+    const policy = d.weighted([[7, 'handle'], [1, 'fail']] as const);
+    // 'fail' is mainline's arm_smmu_handle_ppr (form smmuv3-pri-deny, which answers Stop Markers
+    // too): a what-if of another kernel, not the reference's. Under the reference the profile's
+    // own policy stands (the draw is kept so other seeds' scenarios do not move).
+    iommu.smmuv3 = kernel === 'reference' && policy === 'fail' ? { priq_entries_log2: priq } : { priq_entries_log2: priq, pri_policy: policy };
+  }
   // The AMD spec's PPR log is at least 256 entries (PPRLen 1000b).
   else iommu.amd = { ppr_log_entries: d.pick([256, 256, 512, 1024]) };
 

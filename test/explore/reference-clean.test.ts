@@ -155,6 +155,19 @@ describe('explore --generate --kernel reference', () => {
     expect(dropAndClose).toBeGreaterThan(0);
   });
 
+  it("GEN.REFERENCE_FORMS: under --kernel reference the generator sets no SMMUv3 pri_policy 'fail' (mainline's arm_smmu_handle_ppr, which answers Stop Markers: HOST.STOP.NO_RESPONSE)", () => {
+    let smmu = 0;
+    for (let s = 1; s <= 300; s++) {
+      const d = generateDoc(s, { kernel: 'reference' }) as { iommu: { family: string; smmuv3?: { pri_policy?: string } } };
+      if (d.iommu.family !== 'smmuv3') continue;
+      smmu++;
+      expect(d.iommu.smmuv3?.pri_policy, `seed ${s}`).not.toBe('fail');
+    }
+    expect(smmu).toBeGreaterThan(50);
+    // Other kernels still draw it (seed 955 drew it).
+    expect((generateDoc(955, { kernel: 'mainline' }) as { iommu: { smmuv3?: { pri_policy?: string } } }).iommu.smmuv3?.pri_policy).toBe('fail');
+  });
+
   it('EXPLORE.REFERENCE_CLEAN: generated scenarios 1..60 break no rule under the reference profile', () => {
     const found: string[] = [];
     for (let s = 1; s <= 60; s++) {

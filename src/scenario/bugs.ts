@@ -110,7 +110,7 @@ export const BUGS: readonly BugVariant[] = [
     source:
       'drivers/iommu/iommufd/device.c iommufd_hwpt_replace_device() → iommufd_auto_response_faults(hwpt, old_handle) since "iommufd: Make attach_handle generic than fault specific", until the July 2026 fix (reference linux-iopf §12 item 8)',
     scenario: 'scenarios/iommufd-replace.yaml',
-    rule: 'LIVENESS.ALL_ANSWERED',
+    rule: 'IOMMUFD.DETACH.AUTO_RESPONSE',
   },
 ];
 

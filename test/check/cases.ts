@@ -468,4 +468,16 @@ export const CASES: Record<string, RuleCase> = {
     good: seq(g1({ handler: HandlerType.IOMMUFD, code: 1 })),
     bad: seq(g1({ handler: HandlerType.IOMMUFD, code: 15 })),
   },
+  'IOMMUFD.DETACH.AUTO_RESPONSE': {
+    // A group queued on fault object 0 for user space; the attachment of (device 0, PASID 1) is
+    // detached (iommufd_lifecycle op 2). Good: iommufd_auto_response_faults answers it first. Bad:
+    // the detach returns with the group still unanswered (a replace that looked on the new hwpt).
+    good: seq(
+      g1({ handler: HandlerType.IOMMUFD, mm: 0, noResponse: true }),
+      E(0, 'response_send', { dev: 0, pasid: 1, prgi: 3, group: 1, code: 1, source: RespSource.IOMMUFD_AUTO }),
+      E(SAME, 'iommufd_lifecycle', { dev: 0, pasid: 1, fault: 0, op: 2 }),
+      E(0, 'response_recv', { dev: 0, pasid: 1, prgi: 3, code: 1, outcome: RecvOutcome.MATCHED }),
+    ),
+    bad: seq(g1({ handler: HandlerType.IOMMUFD, mm: 0, noResponse: true }), E(0, 'iommufd_lifecycle', { dev: 0, pasid: 1, fault: 0, op: 3 })),
+  },
 };

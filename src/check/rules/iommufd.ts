@@ -1,6 +1,6 @@
-/** The iommufd fault uAPI's contract (linux-iopf §9): write() accounting, no Response Failure from user space. */
+/** The iommufd fault uAPI's contract (linux-iopf §9): write() accounting, no Response Failure from user space, detach/replace answer the attachment's groups. */
 import { HandlerType, PciRespCode, RespSource, TraceKind } from '../../trace/events.js';
-import { LATE_IGNORED } from '../state.js';
+import { LATE_IGNORED, fifoMap } from '../state.js';
 import { defineRule, groupName, type RuleDef } from './rule.js';
 
 const T = TraceKind;
@@ -10,7 +10,8 @@ export const IOMMUFD_RULES: readonly RuleDef[] = [
     id: 'IOMMUFD.WRITE.ERROR_RETURNED',
     side: 'kernel',
     source: 'iommufd eventq.c fault write() (Fixes: 07838f7fd529); linux-iopf §9',
-    statement: 'write() on the fault fd returns 8 x the responses it took, or an error when it took none; never more than asked.',
+    statement:
+      'write() on the fault fd returns 8 x the responses it took, or an error when it took none; never more than asked.',
     mode: 'full',
     ftrace: false,
     on: [T.RESPONSE_SEND, T.IOMMUFD_WRITE],
@@ -23,7 +24,12 @@ export const IOMMUFD_RULES: readonly RuleDef[] = [
             const code = f4;
             const source = f5;
             if (source !== RespSource.GROUP) return;
-            if (code < 0 ? code === LATE_IGNORED : st.group !== undefined && st.group.handler === HandlerType.IOMMUFD) taken++;
+            if (
+              code < 0
+                ? code === LATE_IGNORED
+                : st.group !== undefined && st.group.handler === HandlerType.IOMMUFD
+            )
+              taken++;
             return;
           }
           const bytes = f4;
@@ -46,7 +52,8 @@ export const IOMMUFD_RULES: readonly RuleDef[] = [
     id: 'IOMMUFD.RESP.NO_FAILURE',
     side: 'kernel',
     source: 'uapi iommu_hwpt_page_response (FAILURE removed); linux-iopf §9',
-    statement: 'A group delivered through iommufd is never answered Response Failure on behalf of user space.',
+    statement:
+      'A group delivered through iommufd is never answered Response Failure on behalf of user space.',
     mode: 'full',
     ftrace: false,
     on: [T.RESPONSE_SEND],
@@ -55,8 +62,46 @@ export const IOMMUFD_RULES: readonly RuleDef[] = [
         const g = st.group;
         if (g === undefined || g.handler !== HandlerType.IOMMUFD || source !== RespSource.GROUP) return;
         v.mark();
-        if (code === PciRespCode.FAILURE) v.violate(`${groupName(dev, g.pasid, g.prgi)}, delivered through iommufd, was answered Response Failure from user space`);
+        if (code === PciRespCode.FAILURE)
+          v.violate(
+            `${groupName(dev, g.pasid, g.prgi)}, delivered through iommufd, was answered Response Failure from user space`,
+          );
       },
     }),
+  }),
+  defineRule({
+    id: 'IOMMUFD.DETACH.AUTO_RESPONSE',
+    side: 'kernel',
+    source:
+      'iommufd device.c iommufd_hwpt_detach_device / iommufd_hwpt_replace_device → eventq.c iommufd_auto_response_faults(old hwpt, old handle) (July 2026 fix of the replace path); linux-iopf §9, §12 item 8',
+    statement:
+      'When a detach or replace of an iommufd attachment returns, every group of that (device, PASID) handed to iommufd before it — queued or awaiting user space — has been answered.',
+    mode: 'full',
+    ftrace: false,
+    on: [T.IOMMUFD_LIFECYCLE],
+    check: (st, v) => {
+      /** Groups already reported (a later detach of the same PASID does not report them again). */
+      const reported = fifoMap<number>();
+      return {
+        onEvent(_k, dev, pasid, _f2, _fault, op) {
+          // op 2: detach, 3: replace (world.ts); a fault object's close (0) or destroy (1) names no attachment.
+          if ((op !== 2 && op !== 3) || dev < 0 || !st.devOk(dev)) return;
+          v.defer(op, dev, pasid);
+        },
+        deferred(op, dev, pasid, seq) {
+          v.mark();
+          for (const [id, g] of st.groups.ofDevice(dev)) {
+            if (g.handler === HandlerType.IOMMUFD && g.pasid === pasid && g.seq < seq && !reported.has(id)) {
+              reported.set(id, 1);
+              v.violate(
+                `${groupName(dev, pasid, g.prgi)} was left unanswered by the ${op === 3 ? 'replace' : 'detach'} of its attachment`,
+                false,
+                { dev, pasid, prgi: g.prgi },
+              );
+            }
+          }
+        },
+      };
+    },
   }),
 ];

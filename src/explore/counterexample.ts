@@ -177,7 +177,7 @@ const SOURCE: Record<number, string> = {
   [RespSource.IOMMUFD_USER]: 'iommufd_fault_fops_write',
   [RespSource.HARDWARE]: 'IOMMU hardware',
 };
-const PARTIAL_REASON = ['iopf_queue_discard_partial', 'iopf_queue_flush_dev', 'iopf_queue_remove_device', '-ENOMEM'];
+const PARTIAL_REASON = ['iopf_queue_discard_partial', 'iopf_queue_flush_dev', 'iopf_queue_remove_device', '-ENOMEM', 'the error response to its group'];
 const RECV = { [RecvOutcome.MATCHED]: 'matches the outstanding group', [RecvOutcome.UPRGI]: 'matches no outstanding group (UPRGI)', [RecvOutcome.IGNORED_RF]: 'ignored (Response Failure latched)', [RecvOutcome.PASID_FORM_ERROR]: 'PASID form does not match PRG Response PASID Required' } as Record<number, string>;
 
 /** One event as a step: lane(s) and a line of text. */

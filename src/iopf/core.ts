@@ -620,11 +620,32 @@ export class IopfCore implements GroupWork {
       ds.ops.pageResponse(ds.dev, fault, r, RespSource.REPORT_ERROR);
       this.stats.errorResponses++;
       this.stats.answeredFaults++;
+      // The PRG is answered: partial faults listed for its grpid (reported while the PASID still
+      // had a handler, e.g. before a replace onto a domain without one) can never join a group.
+      // Mainline and the seed leave them listed, where a later group of the same PRG index — of
+      // any PASID — gathers them (CORE.GROUP.ONE_PASID); the contract frees them with the answer.
+      if (last && this.profile === 'reference' && ds.param !== null) this.freeAnsweredPartials(ds.param, fault);
     } else {
       // Fixed variant: the group's last request answers the PRG once; this request is dropped.
       this.stats.droppedFaults++;
     }
     return err('EINVAL');
+  }
+
+  /** The partial faults of `last`'s grpid, freed because its group was answered at report time. */
+  private freeAnsweredPartials(param: FaultParam, last: FaultRecord): void {
+    const part = param.partial;
+    let w = 0;
+    for (let i = 0; i < part.length; i++) {
+      const f = part[i]!;
+      if (f.grpid !== last.grpid) {
+        part[w++] = f;
+        continue;
+      }
+      this.stats.droppedFaults++;
+      this.env.tracer.emit(TraceKind.PARTIAL_FREE, param.dev, pasidOf(f), f.grpid, f.reqId, PartialFree.ANSWERED, 0);
+    }
+    part.length = w;
   }
 
   /** iopf_get_dev_fault_param(): a reference unless unpublished or already at zero. */

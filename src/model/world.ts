@@ -148,6 +148,12 @@ export class World {
   private readonly kDrainThen: number;
   private readonly kReportLate: number;
   private readonly kIommufdDrained: number;
+  /** A detach on the way to IOMMU_DESTROY of the binding's fault object is drained. */
+  private readonly kDestroyDrained: number;
+  /** Fault objects whose destroy waits for detaches: how many are still draining. */
+  private readonly destroyWaits = new Map<number, number>();
+  /** Binding index → the fault object its detach in progress leaves (a drain's continuation carries only the index). */
+  private readonly detachFault = new Map<number, number>();
   private readonly chooser: Chooser;
   readonly actionsFailed: string[] = [];
   /** With `recordResponses`: every page_response the driver received, in order. */
@@ -374,6 +380,18 @@ export class World {
     this.kIommufdDrained = sim.registerKind('action:iommufd-detach-drained', (i) => {
       const b = this.bindings[i]!;
       if (b.iommufd !== undefined) this.detachIommufd(b, false, true);
+    });
+    this.kDestroyDrained = sim.registerKind('action:iommufd-destroy-detach-drained', (i) => {
+      const b = this.bindings[i]!;
+      const f = this.detachFault.get(i)!;
+      if (b.iommufd !== undefined) this.detachIommufd(b, false, true);
+      const left = (this.destroyWaits.get(f) ?? 1) - 1;
+      if (left > 0) {
+        this.destroyWaits.set(f, left);
+        return;
+      }
+      this.destroyWaits.delete(f);
+      this.destroyFault(f, this.scenario.iommufd.faults[f]!.name);
     });
 
     // Bindings for every (device, process) pair traffic or actions name.
@@ -628,12 +646,18 @@ export class World {
           this.actionsFailed.push(`iommufd_destroy ${a.fault}: ${err('EBUSY')} (fd open)`);
           break;
         }
-        // No hwpt may use the object any more: detach what still does and free the hwpts (as the
-        // VMM would).
-        for (const b of this.bindings) if (b.iommufd?.fault === f && b.state === BindState.BOUND) this.detachIommufd(b, false);
-        const r = this.iommufd.destroy(fobj.id);
-        if (r !== 0) this.actionsFailed.push(`iommufd_destroy ${a.fault}: ${r}`);
-        else this.tracer.emit(TraceKind.IOMMUFD_LIFECYCLE, -1, -1, -1, f, 1, 0);
+        // No hwpt may use the object any more: the VMM detaches what still does first, each
+        // through the driver's drain and flush of the PASID as an iommufd_detach does (a detach
+        // without them leaves the PASID's partial faults listed, and a later group of another
+        // PASID on the same PRG index gathers them: CORE.GROUP.ONE_PASID), then destroys.
+        let detaching = 0;
+        for (const b of this.bindings) {
+          if (b.iommufd?.fault !== f || b.state !== BindState.BOUND) continue;
+          this.beginIommufdDetach(b, this.kDestroyDrained);
+          detaching++;
+        }
+        if (detaching > 0) this.destroyWaits.set(f, (this.destroyWaits.get(f) ?? 0) + detaching);
+        else this.destroyFault(f, a.fault);
         break;
       }
       case 'iommufd_detach': {
@@ -649,12 +673,7 @@ export class World {
         // refused by the hardware's checks. The attach handle stays until the driver returns, so
         // what the queue still holds is reported to the handler as usual while the drain waits.
         for (let w = 0; w < this.workloads.length; w++) if (this.workloadPair[w] === b) this.workloads[w]!.stop();
-        const d = this.iommufd.detachBegin(b.iommufd.idevId, b.pasid);
-        assert(d.ret === 0 && d.pending !== undefined, 'world: iommufd detach of an attachment the context does not know');
-        b.iommufd.detaching = d.pending;
-        b.state = BindState.STOPPING;
-        this.tornDown.add(pairKey(dev, b.pasid));
-        this.iommu.drainPasid(dev, b.pasid, { kind: this.kIommufdDrained, a: b.index, b: 0 });
+        this.beginIommufdDetach(b, this.kIommufdDrained);
         break;
       }
       case 'iommufd_replace': {
@@ -667,6 +686,25 @@ export class World {
       default:
         unreachable(a, 'action');
     }
+  }
+
+  /** Start an iommufd detach of `b`: the handle's teardown begins, the driver drains the PASID;
+   * `kind` continues with the binding's index once it is drained. */
+  private beginIommufdDetach(b: Binding, kind: number): void {
+    const d = this.iommufd.detachBegin(b.iommufd!.idevId, b.pasid);
+    assert(d.ret === 0 && d.pending !== undefined, 'world: iommufd detach of an attachment the context does not know');
+    b.iommufd!.detaching = d.pending;
+    b.state = BindState.STOPPING;
+    this.tornDown.add(pairKey(b.dev, b.pasid));
+    this.detachFault.set(b.index, b.iommufd!.fault);
+    this.iommu.drainPasid(b.dev, b.pasid, { kind, a: b.index, b: 0 });
+  }
+
+  /** IOMMU_DESTROY of fault object `f` once no hwpt uses it (iommufd_fault_destroy answers what is left). */
+  private destroyFault(f: number, name: string): void {
+    const r = this.iommufd.destroy(this.faultObjs[f]!.id);
+    if (r !== 0) this.actionsFailed.push(`iommufd_destroy ${name}: ${r}`);
+    else this.tracer.emit(TraceKind.IOMMUFD_LIFECYCLE, -1, -1, -1, f, 1, 0);
   }
 
   /**

@@ -81,7 +81,8 @@ export const PrFlag = {
 } as const;
 
 /** Why a partial fault was freed. */
-export const PartialFree = { DISCARD: 0, FLUSH: 1, REMOVE: 2, ENOMEM: 3 } as const;
+/** ANSWERED: its group's last request found no handler and was answered with an error (reference). */
+export const PartialFree = { DISCARD: 0, FLUSH: 1, REMOVE: 2, ENOMEM: 3, ANSWERED: 4 } as const;
 /** Which handler took a group. */
 export const HandlerType = { SVA: 1, IOMMUFD: 2 } as const;
 /** Where a response came from (RESPONSE_SEND.source). */

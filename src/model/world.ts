@@ -603,6 +603,10 @@ export class World {
         break;
       case 'remove_device': {
         for (let w = 0; w < this.workloads.length; w++) if (this.workloadPair[w]!.dev === dev) this.workloads[w]!.stop();
+        // The caller stops the function's page requests first (intel_iommu_disable_iopf:
+        // pci_disable_pri, then iopf_queue_remove_device; the kernel-doc of the latter asks for
+        // PRI reception off and the queues drained): requests already sent still arrive.
+        this.devices[dev]!.priControl('disable');
         if (this.iommu instanceof Smmuv3Iommu) this.iommu.terminateStalls(dev);
         this.core.removeDeviceStep(this.queue, dev, { kind: this.kRemoved, a: dev, b: 0 });
         break;
@@ -653,6 +657,7 @@ export class World {
         let detaching = 0;
         for (const b of this.bindings) {
           if (b.iommufd?.fault !== f || b.state !== BindState.BOUND) continue;
+          for (let w = 0; w < this.workloads.length; w++) if (this.workloadPair[w] === b) this.workloads[w]!.stop();
           this.beginIommufdDetach(b, this.kDestroyDrained);
           detaching++;
         }

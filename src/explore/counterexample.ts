@@ -261,6 +261,8 @@ function describe(ring: EventRing, i: number, n: Names, handlerOf: ReadonlyMap<n
       return { lane: 'workqueue/handler', text: `the process of the ${n.mm(f(3))} exits` };
     case K.IOMMUFD_LIFECYCLE:
       return { lane: 'VMM', to: 'iopf core', text: [`VMM closes the fd of ${n.fault(f(3))}`, `IOMMU_DESTROY of ${n.fault(f(3))}`, `iommufd detach of ${at()} from ${n.fault(f(3))}`, `IOMMU_HWPT_REPLACE of ${at()} on ${n.fault(f(3))}`][f(4)] ?? `iommufd op ${f(4)}` };
+    case K.HANDLER_FAULT:
+      return { lane: 'workqueue/handler', text: `iommu_sva_handle_iopf resolves a fault of ${at()} PRG index ${f(2) & 0x1ff}: ${coreCode(f(5))}` };
     default:
       return { lane: 'iopf core', text: KIND_INFO[kind]?.name ?? `event ${kind}` };
   }

@@ -66,9 +66,12 @@ export const TraceKind = {
   MM_EXIT: 30,
   /** The fault object's fd was closed (0), it was destroyed (1), or an attachment detached (2). */
   IOMMUFD_LIFECYCLE: 31,
+  /** An in-kernel handler (SVA) resolved one fault of its group (req: that fault's page request;
+   *  code: the core response code it gave). */
+  HANDLER_FAULT: 32,
 } as const;
 export type TraceKindValue = (typeof TraceKind)[keyof typeof TraceKind];
-export const TRACE_KIND_COUNT = 32;
+export const TRACE_KIND_COUNT = 33;
 
 /** Page request flags in trace events. */
 export const PrFlag = {
@@ -145,6 +148,7 @@ export const KIND_INFO: readonly KindInfo[] = [
   { name: 'queue_overflow', fields: [null, null, null, null, 'iommu', 'set'] },
   { name: 'mm_exit', fields: [null, null, null, 'mm', null, null] },
   { name: 'iommufd_lifecycle', fields: ['dev', 'pasid', null, 'fault', 'op', null] },
+  { name: 'handler_fault', fields: ['dev', 'pasid', 'prgi', 'group', 'req', 'code'] },
 ];
 
 export const KIND_BY_NAME: ReadonlyMap<string, number> = new Map(KIND_INFO.map((k, i) => [k.name, i]));

@@ -60,6 +60,12 @@ export function group(t0: number, g: GroupSpec): Ev[] {
   const handler = g.handler ?? HandlerType.SVA;
   out.push(E(t++, 'group_form', { dev, pasid, prgi: g.prgi, group: g.group, count: g.reqs.length, aborted: 0 }));
   out.push(E(t++, 'handler_start', { dev, pasid, prgi: g.prgi, group: g.group, handler, mm: g.mm ?? -1 }));
+  if (handler === HandlerType.SVA) {
+    // iommu_sva_handle_iopf resolves the faults in order and stops at the first failure.
+    for (const req of g.code === undefined || g.code === 0 ? g.reqs : g.reqs.slice(0, 1)) {
+      out.push(E(t++, 'handler_fault', { dev, pasid, prgi: g.prgi, group: g.group, req, code: g.code ?? 0 }));
+    }
+  }
   out.push(E(t++, 'handler_end', { dev, pasid, prgi: g.prgi, group: g.group, code: g.code ?? 0 }));
   if (g.noResponse !== true) {
     const rp = g.respPasid ?? pasid;
@@ -406,6 +412,42 @@ export const CASES: Record<string, RuleCase> = {
       group(0, { prgi: 3, reqs: [1, 2, 3], group: 1 }).map((e) =>
         e[1] === KIND_BY_NAME.get('group_form') ? E(e[0], 'group_form', { dev: 0, pasid: 1, prgi: 3, group: 1, count: 2, aborted: 0 }) : e,
       ),
+    ),
+  },
+  'CORE.REMOVE.ANSWERED_ONCE': {
+    // A group user space holds when the device is removed. Good: remove_device answers it INVALID
+    // (once). Bad: remove_device returns and it was never answered (v6.7's pending copies).
+    good: seq(
+      g1({ handler: HandlerType.IOMMUFD, noResponse: true }),
+      E(0, 'response_send', { dev: 0, pasid: 1, prgi: 3, group: 1, code: 1, source: RespSource.REMOVE }),
+      E(SAME, 'device_remove', { dev: 0 }),
+      E(0, 'response_recv', { dev: 0, pasid: 1, prgi: 3, code: 1, outcome: RecvOutcome.MATCHED }),
+    ),
+    bad: seq(g1({ handler: HandlerType.IOMMUFD, noResponse: true }), E(0, 'device_remove', { dev: 0 })),
+  },
+  'CORE.HANDLER.EACH_FAULT_ONCE': {
+    // The SVA handler of a 2-fault group resolves each once. Bad: it resolves the first twice.
+    good: seq(g1()),
+    bad: seq(
+      g1().flatMap((e) => (e[1] === KIND_BY_NAME.get('handler_fault') && e[6] === 1 ? [e, e] : [e])),
+    ),
+  },
+  'SVA.PASID.NO_EARLY_REUSE': {
+    // PASID 1 of mm 7, then of mm 8. Good: mm 7's group was answered, the PASID unbound and freed
+    // first. Bad: mm 7's group is still pending when PASID 1 goes to mm 8.
+    good: seq(
+      E(0, 'bind', { dev: 0, pasid: 1, mm: 7, result: 0 }),
+      g1({ mm: 7 }),
+      E(0, 'unbind', { dev: 0, pasid: 1, mm: 7 }),
+      E(0, 'pasid_free', { pasid: 1, mm: 7 }),
+      E(0, 'bind', { dev: 0, pasid: 1, mm: 8, result: 0 }),
+    ),
+    bad: seq(
+      E(0, 'bind', { dev: 0, pasid: 1, mm: 7, result: 0 }),
+      g1({ handler: HandlerType.IOMMUFD, noResponse: true }),
+      E(0, 'unbind', { dev: 0, pasid: 1, mm: 7 }),
+      E(0, 'pasid_free', { pasid: 1, mm: 7 }),
+      E(0, 'bind', { dev: 0, pasid: 1, mm: 8, result: 0 }),
     ),
   },
   'CORE.GROUP.ONE_PASID': {

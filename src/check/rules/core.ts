@@ -1,5 +1,6 @@
 /** The io-pgfault core's contract (linux-iopf §3-§6): flush, responses, remove, partial faults, groups. */
 import { HandlerType, PartialFree, RespSource, TraceKind } from '../../trace/events.js';
+import { FifoMap } from '../fifo-map.js';
 import { LATE_IGNORED, dpKey, fifoMap, prgiOfGrpid } from '../state.js';
 import { defineRule, groupName, pasidName, partialName, type RuleDef } from './rule.js';
 
@@ -363,5 +364,146 @@ export const CORE_RULES: readonly RuleDef[] = [
         }
       },
     }),
+  }),
+  defineRule({
+    id: 'CORE.REMOVE.ANSWERED_ONCE',
+    side: 'kernel',
+    source: 'iopf_queue_remove_device() (answers each pending group INVALID and unlinks it; kernel-doc: "respond to all outstanding faults"); linux-iopf §6',
+    statement:
+      'When remove_device returns, every group the core formed for the device was answered exactly once: none left unanswered, and remove answers none that was answered already.',
+    mode: 'full',
+    ftrace: false,
+    on: [T.GROUP_FORM, T.RESPONSE_SEND, T.DEVICE_REMOVE],
+    check: (st, v) => {
+      /** Per device: group id → [PASID, PRG index, seq of its formation, answers so far]. */
+      const perDev: (FifoMap<Int32Array> | undefined)[] = [];
+      return {
+        onEvent(kind, dev, pasid, prgi, group, code, source) {
+          if (kind === T.GROUP_FORM) {
+            let m = perDev[dev];
+            if (m === undefined) {
+              m = new FifoMap<Int32Array>(4096);
+              perDev[dev] = m;
+            }
+            const r = new Int32Array(4);
+            r[0] = pasid;
+            r[1] = prgiOfGrpid(prgi);
+            r[2] = st.seq;
+            m.set(group, r);
+          } else if (kind === T.RESPONSE_SEND) {
+            // Answers of a core group (not the report path's, a driver check's or the hardware's).
+            if (group < 0 || source === RespSource.REPORT_ERROR || source === RespSource.DRIVER_CHECK || source === RespSource.HARDWARE) return;
+            const r = perDev[dev]?.get(group);
+            if (r === undefined) return;
+            // A late attempt puts nothing on the wire; it still ends a group nobody had answered
+            // (an SMMUv3 CMD_RESUME after CMD_STALL_TERM).
+            if (code < 0) {
+              if (r[3] === 0) r[3] = 1;
+              return;
+            }
+            r[3]!++;
+            if (source === RespSource.REMOVE) {
+              v.mark();
+              if (r[3]! > 1) v.violate(`remove_device answered ${groupName(dev, r[0]!, r[1]!)} again`, true, { dev, pasid: r[0]!, prgi: r[1]! });
+            }
+          } else {
+            v.defer(kind, dev, 0);
+          }
+        },
+        deferred(_k, dev, _b, seq) {
+          v.mark();
+          const m = perDev[dev];
+          if (m === undefined) return;
+          const done: number[] = [];
+          for (const [id, r] of m) {
+            if (r[2]! >= seq) continue;
+            if (r[3] === 0) v.violate(`${groupName(dev, r[0]!, r[1]!)} was never answered when remove_device returned`, false, { dev, pasid: r[0]!, prgi: r[1]! });
+            done.push(id);
+          }
+          for (const id of done) m.delete(id);
+        },
+      };
+    },
+  }),
+  defineRule({
+    id: 'CORE.HANDLER.EACH_FAULT_ONCE',
+    side: 'kernel',
+    source: 'iommu_sva_handle_iopf() walks group->faults, which iommu_report_device_fault() step 5 built (the partials of the grpid, then the last fault); linux-iopf §3, §7',
+    statement:
+      'An in-kernel (SVA) handler resolves only faults of its own group, each at most once, and — when it answers Success — every one of them.',
+    mode: 'full',
+    ftrace: false,
+    on: [T.GROUP_FORM, T.HANDLER_START, T.HANDLER_FAULT, T.HANDLER_END],
+    check: (st, v) => {
+      /** Partial fault (request id) → the group it was gathered into. */
+      const memberOf = fifoMap<number>();
+      /** Request ids the handler resolved → the group. */
+      const resolved = fifoMap<number>();
+      /** SVA groups: faults in the group, faults resolved, resolved faults that were not a gathered partial (at most its last). */
+      const count = fifoMap<number>();
+      const seen = fifoMap<number>();
+      const extra = fifoMap<number>();
+      return {
+        onEvent(kind, dev, pasid, prgi, group, f4) {
+          switch (kind) {
+            case T.GROUP_FORM: {
+              // The partials the core lists for this grpid join the group (seen before the shared
+              // state moves them).
+              const list = st.partialsBySlot.get(st.slot);
+              if (list !== undefined) {
+                for (const req of list) {
+                  const p = st.partials.get(req);
+                  if (p !== undefined && p.dev === dev && p.grpid === prgi) memberOf.set(req, group);
+                }
+              }
+              count.set(group, f4);
+              break;
+            }
+            case T.HANDLER_START:
+              if (f4 === HandlerType.SVA) {
+                seen.set(group, 0);
+                extra.set(group, 0);
+              }
+              break;
+            case T.HANDLER_FAULT: {
+              const n = seen.get(group);
+              if (n === undefined) return;
+              v.mark();
+              const req = f4;
+              const what = groupName(dev, pasid, prgi);
+              if (resolved.get(req) === group) {
+                v.violate(`the handler of ${what} resolved one of its faults twice`, true, { dev, pasid, prgi });
+                return;
+              }
+              resolved.set(req, group);
+              seen.set(group, n + 1);
+              const m = memberOf.get(req);
+              if (m !== undefined && m !== group) v.violate(`the handler of ${what} resolved a fault gathered into another group`, true, { dev, pasid, prgi });
+              else if (m === undefined) {
+                const x = (extra.get(group) ?? 0) + 1;
+                extra.set(group, x);
+                if (x > 1) v.violate(`the handler of ${what} resolved a fault that is not in its group`, true, { dev, pasid, prgi });
+              }
+              break;
+            }
+            case T.HANDLER_END: {
+              const n = seen.get(group);
+              if (n === undefined) return;
+              seen.delete(group);
+              extra.delete(group);
+              const c = count.get(group);
+              count.delete(group);
+              v.mark();
+              // f4: the group's core response code; SUCCESS means every fault was resolved. A trace
+              // without handler_fault events (older, or another handler's) says nothing here.
+              if (f4 === 0 && c !== undefined && n > 0 && n !== c) {
+                v.violate(`the handler of ${groupName(dev, pasid, prgi)} answered Success after resolving ${n} of its ${c} faults`, true, { dev, pasid, prgi });
+              }
+              break;
+            }
+          }
+        },
+      };
+    },
   }),
 ];

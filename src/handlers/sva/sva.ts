@@ -342,6 +342,17 @@ export class Sva implements GroupWork {
     } else r = resolveFaultDetailed(mm ?? undefined, fault);
     observe?.(group, fault, mm, r);
     group.code = r.code;
+    // The walk over group->faults (iommu_sva_handle_iopf): one event per fault it resolves
+    // (CORE.HANDLER.EACH_FAULT_ONCE).
+    this.env.tracer.emit(
+      TraceKind.HANDLER_FAULT,
+      group.dev,
+      (fault.flags & FaultFlag.PASID_VALID) !== 0 ? fault.pasid : -1,
+      fault.grpid,
+      group.id,
+      fault.reqId,
+      r.code,
+    );
     return r.major;
   }
 

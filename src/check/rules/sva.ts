@@ -33,26 +33,20 @@ export const SVA_RULES: readonly RuleDef[] = [
     id: 'SVA.PASID.NO_EARLY_REUSE',
     side: 'kernel',
     source:
-      'iommu-sva.c iommu_sva_bind_device / mm_pasid_drop (a PASID returns to the global allocator only when its mm is freed, after every attach is gone); iopf_queue_flush_dev() before the PASID is released; linux-iopf §5, §7',
+      'iommu-sva.c iommu_sva_bind_device / mm_pasid_drop (a PASID returns to the global allocator only when its mm is freed, after every attach is gone); iopf_queue_flush_dev(dev, pasid) before the PASID is released (seed v4 09/10); linux-iopf §5, §7',
     statement:
-      'A PASID is not given to another address space while its previous owner still has it attached to a device, has a group of it pending (queued or held by a handler or user space), or has not freed it.',
+      'A PASID is not given to another address space while its previous owner still has it attached to a device or has a group of it pending (queued, held by a handler or by user space).',
     mode: 'full',
     ftrace: false,
-    on: [T.BIND, T.UNBIND, T.PASID_FREE],
+    on: [T.BIND, T.UNBIND],
     check: (st, v) => {
       /** PASID → the address space it was last given to. */
       const owner = fifoMap<number>();
-      /** PASID → freed by that owner (PASID_FREE seen). */
-      const freed = fifoMap<number>();
       /** (device, PASID) attached → 1; PASID → how many devices have it attached. */
       const attached = fifoMap<number>();
       const attaches = fifoMap<number>();
       return {
         onEvent(kind, dev, pasid, _f2, mm, result) {
-          if (kind === T.PASID_FREE) {
-            if (owner.get(pasid) === mm) freed.set(pasid, 1);
-            return;
-          }
           if (kind === T.UNBIND) {
             if (attached.delete(dpKey(dev, pasid))) attaches.set(pasid, Math.max(0, (attaches.get(pasid) ?? 1) - 1));
             return;
@@ -64,17 +58,13 @@ export const SVA_RULES: readonly RuleDef[] = [
             v.mark();
             const n = attaches.get(pasid) ?? 0;
             if (n > 0) v.violate(`PASID ${pasid} was given to mm ${mm} while still attached to ${n} device(s) for mm ${prev}`);
-            else if (freed.get(pasid) !== 1) v.violate(`PASID ${pasid} was given to mm ${mm} before mm ${prev} freed it`);
             for (const [, g] of st.groups) {
               if (g.pasid === pasid && g.sendMm === prev) {
                 v.violate(`PASID ${pasid} was given to mm ${mm} while ${groupName(g.dev, pasid, g.prgi)}, sent for mm ${prev}, is still pending`, true, { dev: g.dev, pasid, prgi: g.prgi });
               }
             }
           }
-          if (prev !== mm) {
-            owner.set(pasid, mm);
-            freed.delete(pasid);
-          }
+          if (prev !== mm) owner.set(pasid, mm);
           const k = dpKey(dev, pasid);
           if (!attached.has(k)) {
             attached.set(k, 1);

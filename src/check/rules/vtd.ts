@@ -66,15 +66,17 @@ export const VTD_RULES: readonly RuleDef[] = [
     side: 'kernel',
     source: 'VT-d 7.10 draining; Linux intel_drain_pasid_prq(); hardware ref §2.4',
     statement:
-      'After the drain of (device, PASID) returns, no page request of that PASID sent before it returned is still queued, reported or on its way (a request sent later is new traffic, which the device driver must have stopped; an IOMMU without a Page-Drain — SMMUv3, AMD — only promises that its queue holds nothing of the PASID).',
+      'After the drain of (device, PASID) returns, no page request of that PASID sent before it returned is still queued, reported or on its way (a request sent later is new traffic, which the device driver must have stopped; an IOMMU without a Page-Drain — SMMUv3, AMD — only answers for the requests sent before the drain began, and that none of them is left in its queue).',
     mode: 'full',
     ftrace: false,
-    on: [T.PAGE_REQUEST, T.DRAIN_END, T.QUEUE_WRITE, T.FAULT_REPORT, T.BIND],
+    on: [T.PAGE_REQUEST, T.DRAIN_BEGIN, T.DRAIN_END, T.QUEUE_WRITE, T.FAULT_REPORT, T.BIND],
     check: (st, v) => {
       /** Id of the last page request each device sent (ids grow in send order per device). */
       const lastSent = new Float64Array(st.maxDev).fill(-1);
       /** (device, PASID) drained and not bound again → the last request id sent before the drain returned. */
       const drained = fifoMap<number>();
+      /** (device, PASID) being drained → the last request id the device had sent when it began. */
+      const begun = fifoMap<number>();
       /** Drained pairs whose IOMMU drains only its queue, not what is on its way (no Page-Drain). */
       const queueOnly = fifoMap<number>();
       /** Requests already judged at queue time (not again when the driver reports them). */
@@ -90,12 +92,25 @@ export const VTD_RULES: readonly RuleDef[] = [
             case T.PAGE_REQUEST:
               lastSent[dev] = req;
               break;
-            case T.DRAIN_END:
-              v.mark();
-              drained.set(dpKey(dev, pasid), lastSent[dev]!);
-              if (st.pageDrainOf(dev) === false) queueOnly.set(dpKey(dev, pasid), 1);
-              else queueOnly.delete(dpKey(dev, pasid));
+            case T.DRAIN_BEGIN:
+              begun.set(dpKey(dev, pasid), lastSent[dev]!);
               break;
+            case T.DRAIN_END: {
+              v.mark();
+              const k = dpKey(dev, pasid);
+              // A queue-only drain (no Page-Drain) answers for what was sent before it began: a
+              // request sent while it runs is traffic the device driver should have stopped, and
+              // may land in the queue after its last look.
+              if (st.pageDrainOf(dev) === false) {
+                queueOnly.set(k, 1);
+                drained.set(k, begun.get(k) ?? lastSent[dev]!);
+              } else {
+                queueOnly.delete(k);
+                drained.set(k, lastSent[dev]!);
+              }
+              begun.delete(k);
+              break;
+            }
             case T.BIND:
               if (f4 === 0) drained.delete(dpKey(dev, pasid));
               break;

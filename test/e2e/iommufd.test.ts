@@ -191,7 +191,9 @@ describe('auto-responses (linux-iopf §9: iommufd_auto_response_faults)', () => 
       const sc = slowVmm(`  - { op: iommufd_replace, at_ns: ${AT}, device: accel0, process: vm0, fault: fq1 }`, 'success', ', { name: fq1, read_batch: 4, guest: true }');
       // The mainline profile contains the bug; the reference profile is the fix.
       const { r, w } = run(sc, { kernel: bug ? 'mainline' : 'reference' });
-      expect(r.violations).toEqual([]);
+      // With the bug the replace returns with the old attachment's groups unanswered (the old VMM
+      // answers them later): the contract's IOMMUFD.DETACH.AUTO_RESPONSE.
+      expect([...new Set(r.violations.map((v) => v.rule))]).toEqual(bug ? ['IOMMUFD.DETACH.AUTO_RESPONSE'] : []);
       expectConserved(r);
       const atReplace = w.iommufdAnswers(RespSource.IOMMUFD_AUTO).filter((a) => a.t === AT);
       if (bug) expect(atReplace).toEqual([]);
@@ -207,11 +209,13 @@ describe('auto-responses (linux-iopf §9: iommufd_auto_response_faults)', () => 
     );
     expect(r.violations).toEqual([]);
     expectConserved(r);
-    const auto = w.iommufdAnswers(RespSource.IOMMUFD_AUTO);
+    // The destroy first detaches what still uses the object, through the driver's drain and the
+    // reference's per-PASID flush (which answers the groups INVALID), then iommufd's auto-response.
+    const auto = [...w.iommufdAnswers(RespSource.FLUSH), ...w.iommufdAnswers(RespSource.IOMMUFD_AUTO)];
     expect(auto.length).toBeGreaterThan(0);
     for (const a of auto) {
       expect(a.code).toBe(PciRespCode.INVALID);
-      expect(a.t).toBe(2 * AT);
+      expect(a.t).toBeGreaterThanOrEqual(2 * AT);
     }
     // Nothing between the close and the destroy: closing answers nothing.
     expect(w.iommufdAnswers(RespSource.GROUP).every((a) => a.t < AT)).toBe(true);
@@ -264,7 +268,9 @@ describe('closing the fd answers nothing (linux-iopf §9)', () => {
     const { r, w } = run(destroyed);
     expect(r.violations).toEqual([]);
     expectConserved(r);
-    const auto = w.iommufdAnswers(RespSource.IOMMUFD_AUTO);
+    // Answered by the detaches the destroys begin with (the drain's per-PASID flush, then
+    // iommufd's auto-response): exactly the groups the close-only run leaves.
+    const auto = [...w.iommufdAnswers(RespSource.FLUSH), ...w.iommufdAnswers(RespSource.IOMMUFD_AUTO)].filter((a) => a.t >= 30_000_000);
     expect(auto.length).toBe(run(s).w.unansweredIommufd());
     for (const a of auto) expect(a.code).toBe(PciRespCode.INVALID);
     expect(w.answeredTwice()).toEqual([]);

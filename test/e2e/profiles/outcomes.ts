@@ -91,7 +91,7 @@ export const OUTCOMES: Record<string, Record<ProfileName, [string, string, strin
   },
   'iommufd-replace': {
     reference: same('0'),
-    mainline: same('1 LIVENESS.ALL_ANSWERED'),
+    mainline: same('1 IOMMUFD.DETACH.AUTO_RESPONSE LIVENESS.ALL_ANSWERED'),
     seed: same('0'),
     'v6.9': same('0'),
     'v6.7': same('0'),

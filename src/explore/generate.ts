@@ -360,9 +360,14 @@ export function generateDoc(seed: number, opts: GenerateOptions = {}): ScenarioI
     }
   }
   drawFlushes(new Draw(new Rng(seed, 'generate/flush')), pairs, pairSpans, nDev, actions);
-  // A drop-and-close VMM closes its fd on its first read; its fault object is destroyed once the
-  // traffic is over (no draw), so what it abandoned is answered by iommufd_fault_destroy().
-  for (const f of faults) if (f.policy === 'drop-and-close') actions.push({ op: 'iommufd_destroy', at_ns: horizon + 1_000_000, fault: f.name });
+  // A drop-and-close VMM closes its fd on its first read, whenever that is; its fault object is
+  // destroyed after the traffic (no draw), so what it abandoned is answered by
+  // iommufd_fault_destroy(). IOMMU_DESTROY is refused (-EBUSY) while the fd is open, so the VMM
+  // tries again later (traffic stalled behind abandoned groups may run long past the horizon).
+  for (const f of faults) {
+    if (f.policy !== 'drop-and-close') continue;
+    for (const k of [1, 2, 4, 8, 16, 64]) actions.push({ op: 'iommufd_destroy', at_ns: k * horizon + 1_000_000, fault: f.name });
+  }
   actions.sort((a, b) => (a.at_ns as number) - (b.at_ns as number));
 
   // VMM speed: fast, the reference's default, or slow (user space holds groups long).

@@ -66,7 +66,7 @@ export const VTD_RULES: readonly RuleDef[] = [
     side: 'kernel',
     source: 'VT-d 7.10 draining; Linux intel_drain_pasid_prq(); hardware ref §2.4',
     statement:
-      'After the drain of (device, PASID) returns, no page request of that PASID sent before it returned is still queued, reported or on its way (a request sent later is new traffic, which the device driver must have stopped; an IOMMU without a Page-Drain — SMMUv3, AMD — only answers for the requests sent before the drain began, and that none of them is left in its queue).',
+      'After the drain of (device, PASID) returns, no page request of that PASID sent before it returned is still queued, reported or on its way (a request sent later is new traffic, which the device driver must have stopped; an IOMMU without a Page-Drain — SMMUv3, AMD — only answers for the requests its queue held when the drain began).',
     mode: 'full',
     ftrace: false,
     on: [T.PAGE_REQUEST, T.DRAIN_BEGIN, T.DRAIN_END, T.QUEUE_WRITE, T.FAULT_REPORT, T.BIND],
@@ -77,6 +77,8 @@ export const VTD_RULES: readonly RuleDef[] = [
       const drained = fifoMap<number>();
       /** (device, PASID) being drained → the last request id the device had sent when it began. */
       const begun = fifoMap<number>();
+      /** Requests that reached the queue while their (device, PASID) was being drained. */
+      const duringDrain = fifoMap<number>();
       /** Drained pairs whose IOMMU drains only its queue, not what is on its way (no Page-Drain). */
       const queueOnly = fifoMap<number>();
       /** Requests already judged at queue time (not again when the driver reports them). */
@@ -115,7 +117,9 @@ export const VTD_RULES: readonly RuleDef[] = [
               if (f4 === 0) drained.delete(dpKey(dev, pasid));
               break;
             case T.QUEUE_WRITE:
-              if (st.stopReq || st.hostOnly || drained.size === 0) return;
+              if (st.stopReq || st.hostOnly) return;
+              if (begun.size > 0 && begun.has(dpKey(dev, pasid))) duringDrain.set(req, 1);
+              if (drained.size === 0) return;
               v.mark();
               if (before(dev, pasid, req)) {
                 if (!queueOnly.has(dpKey(dev, pasid))) v.violate(`${requestName(dev, pasid, f2)} was queued after its drain returned`);
@@ -125,8 +129,11 @@ export const VTD_RULES: readonly RuleDef[] = [
             case T.FAULT_REPORT:
               if (drained.size === 0) return;
               v.mark();
-              // A request still in the queue when the drain returned is reported afterwards.
-              if (before(dev, pasid, req) && !reported.delete(req)) {
+              // A request still in the queue when the drain returned is reported afterwards. A
+              // queue-only drain answers only for what its queue held when it began: one that
+              // was still on the link then may land while it runs.
+              const late = duringDrain.delete(req);
+              if (before(dev, pasid, req) && !reported.delete(req) && !(late && queueOnly.has(dpKey(dev, pasid)))) {
                 v.violate(`${requestName(dev, pasid, f2)} was reported after its drain returned`);
               }
               break;

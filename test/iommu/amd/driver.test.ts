@@ -214,9 +214,10 @@ describe('AmdIommu', () => {
     });
   });
 
-  it('driver checks: a request without PASID (GN=0) or with PASID 0 is answered FAILURE at once, even with L=0', () => {
+  it('driver checks: a request without PASID (GN=0) or with PASID 0 is answered FAILURE at once — once per group, at its L=1 (reference)', () => {
     const h = harness();
     h.send(0, { pasid: -1, prgi: 2, flags: PrFlag.READ });
+    h.send(0, { pasid: -1, prgi: 2, flags: PrFlag.READ | PrFlag.LAST });
     h.send(0, { pasid: 0, prgi: 3, flags: PrFlag.READ | PrFlag.LAST });
     h.sim.run();
     expect(h.reported).toHaveLength(0);
@@ -225,6 +226,16 @@ describe('AmdIommu', () => {
       [3, PciRespCode.FAILURE, 0],
     ]);
     expect(h.of(TraceKind.RESPONSE_SEND).every((e) => e.f[5] === RespSource.DRIVER_CHECK)).toBe(true);
+    expect(h.amd.stats()['rejected']).toBe(3);
+  });
+
+  it('HOST.RESP.AFTER_LAST: mainline ("nobody cared", bug amd-complete-ppr-raw) answers every refused entry, L=0 too', () => {
+    const h = harness({}, {}, ['amd-complete-ppr-raw']);
+    h.send(0, { pasid: -1, prgi: 2, flags: PrFlag.READ });
+    h.send(0, { pasid: 0, prgi: 3, flags: PrFlag.READ | PrFlag.LAST });
+    h.sim.run();
+    expect(h.reported).toHaveLength(0);
+    expect(h.sent.map((s) => s.msg.prgi)).toEqual([2, 3]);
     expect(h.amd.stats()['rejected']).toBe(2);
   });
 

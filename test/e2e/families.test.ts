@@ -15,8 +15,8 @@ const GOLDEN: Record<string, Record<number, string>> = {
     2: 'e130f462cf1460af9778545ff5aac2b864912048b4a6ca02c554e856a98f3160',
   },
   'smmuv3-pri': {
-    1: '48b395e5a37df848676e2e87efa0bfcdf9c5eaa2ea0c28b75298787b046759c5',
-    2: '589e8bda9cead3cc93237fde45472ce772ccb850eba1d6c39634efa17611dd55',
+    1: 'ff1869b8593cd8528536fe7070e4a9444258ef479fbdfcba1d52877a6f9602f4',
+    2: '9bcaadf3d0a8a571776f897c3b30d0d2cb53bba23401e77f7d3cb41fa320c37b',
   },
   'smmuv3-stall': {
     1: 'b28a8dbc0880bceee324f554b6271200cfbe077e444befb648afec3a75e90f82',

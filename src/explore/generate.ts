@@ -340,8 +340,12 @@ export function generateDoc(seed: number, opts: GenerateOptions = {}): ScenarioI
         // A VMM that moved the PASID off its fault object often closes that object's fd next
         // (nothing it knows of uses it any more): from its own stream, so the draws above keep
         // their place.
-        if (op === 'iommufd_replace' && a.fault !== undefined && p.fault !== undefined && a.fault !== p.fault && follow.chance(1, 2))
-          actions.push({ op: 'iommufd_close', at_ns: (a.at_ns as number) + follow.int(1, 50_000), fault: p.fault });
+        if (op === 'iommufd_replace' && a.fault !== undefined && p.fault !== undefined && a.fault !== p.fault && follow.chance(1, 2)) {
+          const closeAt = (a.at_ns as number) + follow.int(1, 50_000);
+          actions.push({ op: 'iommufd_close', at_ns: closeAt, fault: p.fault });
+          // ...and destroys it (no draw): closing alone is the liveness finding of issue 6.
+          actions.push({ op: 'iommufd_destroy', at_ns: closeAt + 50_000, fault: p.fault });
+        }
         break;
       }
       default: {

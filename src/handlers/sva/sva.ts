@@ -330,18 +330,24 @@ export class Sva implements GroupWork {
     const fault = group.faults[group.cursor++]!;
     const mm = group.handle.mm;
     const observe = this.deps.onResolve;
-    let r: ResolveResult;
+    let major: boolean;
     if (this.env.faultSite(this.env.scenario.faults.mm_fault_error)) {
       // handle_mm_fault() returned VM_FAULT_ERROR (fault site): INVALID, the mm is untouched.
-      r = { code: RespCode.INVALID, major: false, reason: 'fault-error' };
+      const r: ResolveResult = { code: RespCode.INVALID, major: false, reason: 'fault-error' };
+      observe?.(group, fault, mm, r);
+      group.code = r.code;
+      major = false;
     } else if (observe === undefined) {
       // Nobody looks at the details: the packed result, nothing allocated.
       const p = resolveFaultPacked(mm ?? undefined, fault);
       group.code = packedCode(p);
-      return packedMajor(p);
-    } else r = resolveFaultDetailed(mm ?? undefined, fault);
-    observe?.(group, fault, mm, r);
-    group.code = r.code;
+      major = packedMajor(p);
+    } else {
+      const r = resolveFaultDetailed(mm ?? undefined, fault);
+      observe(group, fault, mm, r);
+      group.code = r.code;
+      major = r.major;
+    }
     // The walk over group->faults (iommu_sva_handle_iopf): one event per fault it resolves
     // (CORE.HANDLER.EACH_FAULT_ONCE).
     this.env.tracer.emit(
@@ -351,9 +357,9 @@ export class Sva implements GroupWork {
       fault.grpid,
       group.id,
       fault.reqId,
-      r.code,
+      group.code,
     );
-    return r.major;
+    return major;
   }
 
   private finish(group: IopfGroup): void {

@@ -1,6 +1,6 @@
 /**
- * A map from numeric ids that keeps a bounded number of entries: once `limit` insertions have
- * happened since an entry was inserted, inserting another forgets it (oldest first). The checker
+ * A map from numeric ids that keeps a bounded number of entries: at most `limit` live entries;
+ * inserting one more forgets the oldest (deleted entries do not count against the bound). The checker
  * keys its per-id state by ids a trace chooses (request, group, PASID), so a hostile trace may name
  * a new one on every line; this keeps memory constant and every operation O(1).
  *
@@ -111,16 +111,24 @@ export class FifoMap<V> implements Iterable<[number, V]> {
       return this;
     }
     if (this.used === this.limit) {
-      const h = this.head;
-      const old = this.ring[h]!;
-      this.head = h + 1 === this.limit ? 0 : h + 1;
-      this.used--;
-      if (old === old) {
-        const gone = this.vals[h] as V;
-        this.removeBucket(this.find(old));
-        this.vals[h] = undefined;
-        this.count--;
-        this.onEvict?.(old, gone);
+      // The ring also holds the tombstones of deleted entries: the bound is on live entries, so
+      // with many tombstones the ring is compacted instead of forgetting a live entry (a group
+      // user space holds for long while the device forms thousands of others must not be
+      // forgotten). Compaction leaves at least a quarter of the ring free: amortised O(1).
+      if (this.count <= (this.limit * 3) >> 2) this.compact();
+      else {
+        // Tombstones at the head go first; then the oldest live entry is forgotten.
+        while (this.used > 0 && this.ring[this.head] !== this.ring[this.head]) this.advanceHead();
+        if (this.used === this.limit) {
+          const h = this.head;
+          const old = this.ring[h]!;
+          this.advanceHead();
+          const gone = this.vals[h] as V;
+          this.removeBucket(this.find(old));
+          this.vals[h] = undefined;
+          this.count--;
+          this.onEvict?.(old, gone);
+        }
       }
     }
     let pos = this.head + this.used;
@@ -132,6 +140,33 @@ export class FifoMap<V> implements Iterable<[number, V]> {
     if (2 * this.count > this.table.length) this.growTable();
     this.place(pos);
     return this;
+  }
+
+  private advanceHead(): void {
+    this.head = this.head + 1 === this.limit ? 0 : this.head + 1;
+    this.used--;
+  }
+
+  /** Rewrite the ring with the live entries only, oldest first, and index them again. */
+  private compact(): void {
+    const keys: number[] = [];
+    const vs: (V | undefined)[] = [];
+    for (let i = 0, p = this.head; i < this.used; i++, p = p + 1 === this.limit ? 0 : p + 1) {
+      const k = this.ring[p]!;
+      if (k === k) {
+        keys.push(k);
+        vs.push(this.vals[p]);
+      }
+      this.vals[p] = undefined;
+    }
+    this.table.fill(0);
+    for (let i = 0; i < keys.length; i++) {
+      this.ring[i] = keys[i]!;
+      this.vals[i] = vs[i];
+      this.place(i);
+    }
+    this.head = 0;
+    this.used = keys.length;
   }
 
   delete(key: number): boolean {

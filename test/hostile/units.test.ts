@@ -90,6 +90,24 @@ describe('checker state', () => {
     expect(performance.now() - t).toBeLessThan(10_000);
   });
 
+  it('CHECK.FIFO_MAP: a long-lived entry survives any number of short-lived ones (deleted entries do not count against the bound)', () => {
+    // A group user space holds while the device forms and answers thousands of others (generated
+    // seed 1174 under reference: the checker forgot it and called its answer a second one).
+    const evicted: number[] = [];
+    const m = new FifoMap<number>(8, (k) => evicted.push(k));
+    m.set(-1, 0);
+    for (let i = 0; i < 10_000; i++) {
+      m.set(i, i);
+      m.delete(i);
+    }
+    expect(m.get(-1)).toBe(0);
+    expect(evicted).toEqual([]);
+    // Live entries still obey the bound, oldest first.
+    for (let i = 0; i < 8; i++) m.set(100 + i, i);
+    expect(evicted).toEqual([-1]);
+    expect(m.size).toBe(8);
+  });
+
   it('CHECK.DEVICE_INDEXED: records are bounded per device and walked per device', () => {
     const forgotten: number[] = [];
     const d = new DeviceIndexed<{ dev: number }>(100, 3, (id) => forgotten.push(id));

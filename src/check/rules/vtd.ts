@@ -126,17 +126,18 @@ export const VTD_RULES: readonly RuleDef[] = [
                 reported.set(req, 1);
               }
               break;
-            case T.FAULT_REPORT:
-              if (drained.size === 0) return;
-              v.mark();
+            case T.FAULT_REPORT: {
               // A request still in the queue when the drain returned is reported afterwards. A
               // queue-only drain answers only for what its queue held when it began: one that
               // was still on the link then may land while it runs.
-              const late = duringDrain.delete(req);
+              const late = duringDrain.size > 0 && duringDrain.delete(req);
+              if (drained.size === 0) return;
+              v.mark();
               if (before(dev, pasid, req) && !reported.delete(req) && !(late && queueOnly.has(dpKey(dev, pasid)))) {
                 v.violate(`${requestName(dev, pasid, f2)} was reported after its drain returned`);
               }
               break;
+            }
           }
         },
       };

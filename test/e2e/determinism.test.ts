@@ -8,9 +8,9 @@ import { describe, expect, it } from 'vitest';
 import { loadScenario, simulate, type Scenario } from '../../src/api.js';
 
 const GOLDEN: Record<number, string> = {
-  1: 'c14b304e23daee7db0cceca8289fea14ca4576d025fc3e53ac92d596aaa3e8c8',
-  2: 'e130f462cf1460af9778545ff5aac2b864912048b4a6ca02c554e856a98f3160',
-  3: 'bb3a8971a488b9d186ab297bc54afeec2ab5e1927fbff708722cedadca243353',
+  1: '4fe19f4bb33d2e5bec2c21260379c1b70cd4c083ed800b1101fc556d07b69f16',
+  2: '0518771dd5eb28ca82c967e0a6627b43cd889945ce4afe32222b5a0aa6fd53cc',
+  3: 'bad76c13126a577199b53bdcd8226cbcbab10ba5af08f3c18c9e48f04241fff4',
 };
 
 function defaultScenario(): Scenario {

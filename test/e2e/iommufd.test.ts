@@ -20,8 +20,8 @@ import { HandlerType, PciRespCode, RespSource, TraceKind } from '../../src/trace
 
 /** Pinned trace hashes of iommufd-vs-sva; updated deliberately when the model changes. */
 const GOLDEN_VS_SVA: Record<number, string> = {
-  1: 'cf7d07d1fb1d03061f83d1d03a1c8b70081c6a7a03b306e3846f47af05b5ab50',
-  2: '12ff959b4618ec1d1b6b0f32d39216705d584e6912e877c529024941986416bc',
+  1: 'a1551e85ded9a41787008d063b494294b9e5459efd43f759b4c639d364a239b2',
+  2: 'd3448fa919b5483e922d8f7b3a1a2c2d17d76b6cf4132a48268bcbe8aa91d23c',
 };
 
 /** Watches responses per group: who answered, with what, when; and which groups iommufd took. */

@@ -18,7 +18,6 @@ import { ReplayChooser } from '../../src/sim/random.js';
 const FIRST_FINDING: Record<string, number> = {
   'vtd-response-pasid-always': 1,
   'flush-ignores-pasid': 6,
-  'flush-partial-stops-early': 194,
   'no-pending-warning-response': 6,
   'error-response-per-request': 14,
   'iommufd-write-count': 2,
@@ -32,9 +31,15 @@ const FIRST_FINDING: Record<string, number> = {
 
 /**
  * Variants the generator has not found yet, with the search that failed (outside the profiles that
- * contain them). Their shipped scenarios still catch them (canary test). None at present.
+ * contain them). Their shipped scenarios still catch them (canary test).
  */
-const NOT_YET_FOUND: Record<string, string> = {};
+const NOT_YET_FOUND: Record<string, string> = {
+  // Its earlier findings (seed 194 …) came from partials of another PASID left by an SMMUv3 PRI
+  // queue that kept writing after an unacknowledged overflow (a reference violation of its own,
+  // CORE.GROUP.ONE_PASID); with that fixed, no generated scenario interleaves two PASIDs' partials
+  // at a flush.
+  'flush-partial-stops-early': 'generator seeds 1..2400 (all profiles but seed), after the SMMUv3 overflow fix',
+};
 
 describe('explore --generate finds, attributes and shrinks every known bug', () => {
   it('the table covers every variant of `iopf list bugs` (found, or listed as not found yet)', () => {

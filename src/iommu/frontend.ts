@@ -46,6 +46,12 @@ export interface IommuFrontend extends IommuDriverOps {
    * intel_drain_pasid_prq, which also flushes the iopf queue): completes via `cont` (b = result).
    */
   drainPasid(dev: number, pasid: number, cont: Continuation): void;
+  /**
+   * Whether the hardware queue (or the driver thread's batch in hand) still holds a request of
+   * (dev, PASID) (-1: without PASID) that the driver has not reported: what a caller of
+   * iopf_queue_flush_dev must have drained first (linux-iopf §5). No side effect.
+   */
+  holdsRequests(dev: number, pasid: number): boolean;
   /** Figures for the summary: queue entries max, drops, auto-responses, … (name → value). */
   stats(): Record<string, number>;
 }

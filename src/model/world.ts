@@ -102,7 +102,19 @@ interface FlushAction {
   pasid: number;
   /** PASIDs (and the no-PASID traffic) not yet quiet. */
   waiting: number;
+  /** What the flush covers (-1: requests without PASID), for the hardware queue check. */
+  pasids: number[];
+  /** Times the hardware queue was found still holding some of it. */
+  polls: number;
 }
+
+/**
+ * How often a flush action looks again at the IOMMU's queue while the driver thread empties it,
+ * and how long at most (a thread that cannot progress — a report blocked for good — must not
+ * keep the run alive): the flush then goes ahead and the checker judges what it finds.
+ */
+const FLUSH_QUEUE_POLL_NS = 1_000;
+const FLUSH_QUEUE_MAX_POLLS = 100_000;
 
 export class World {
   readonly sim: Sim;
@@ -145,6 +157,7 @@ export class World {
   private readonly kRemoved: number;
   private readonly kFlushed: number;
   private readonly kFlushQuiet: number;
+  private readonly kFlushQueuePoll: number;
   private readonly kDrainThen: number;
   private readonly kReportLate: number;
   private readonly kIommufdDrained: number;
@@ -364,7 +377,10 @@ export class World {
     this.kRemoved = sim.registerKind('action:removed', () => undefined);
     this.kFlushQuiet = sim.registerKind('action:flush-quiesced', (i, _b, p) => {
       const op = p as FlushAction;
-      if (--op.waiting === 0) this.core.flushDev(op.dev, op.pasid, { kind: this.kFlushed, a: i, b: 0 });
+      if (--op.waiting === 0) this.flushWhenQueueEmpty(i, op);
+    });
+    this.kFlushQueuePoll = sim.registerKind('action:flush-queue-poll', (i, _b, p) => {
+      this.flushWhenQueueEmpty(i, p as FlushAction);
     });
     this.kFlushed = sim.registerKind('action:flush-done', (i, result) => {
       // Drivers ignore what iopf_queue_flush_dev returns; the run's summary names it.
@@ -634,7 +650,7 @@ export class World {
           pasids.push(-1);
           for (let w = 0; w < this.workloads.length; w++) if (this.workloadPair[w]!.dev === dev) this.workloads[w]!.stop();
         }
-        const op: FlushAction = { dev, pasid: proc >= 0 ? pasids[0]! : -1, waiting: pasids.length };
+        const op: FlushAction = { dev, pasid: proc >= 0 ? pasids[0]! : -1, waiting: pasids.length, pasids, polls: 0 };
         for (const p of pasids) this.devices[dev]!.stopPasid(p, true, { kind: this.kFlushQuiet, a: i, b: 0, payload: op });
         break;
       }
@@ -691,6 +707,23 @@ export class World {
       default:
         unreachable(a, 'action');
     }
+  }
+
+  /**
+   * The function is quiet, but what it sent may still sit in the IOMMU's queue (a PRQ the thread
+   * has not read, a small SMMUv3 PRIQ): a caller of iopf_queue_flush_dev drains the hardware queue
+   * first (linux-iopf §5), so the flush waits until the driver has reported all of it. No drain
+   * teardown is traced: a standalone flush leaves the PASID attached.
+   */
+  private flushWhenQueueEmpty(i: number, op: FlushAction): void {
+    let holds = false;
+    for (const x of op.pasids) if (this.iommu.holdsRequests(op.dev, x)) holds = true;
+    if (holds && op.polls < FLUSH_QUEUE_MAX_POLLS) {
+      op.polls++;
+      this.sim.after(FLUSH_QUEUE_POLL_NS, this.kFlushQueuePoll, i, 0, op);
+      return;
+    }
+    this.core.flushDev(op.dev, op.pasid, { kind: this.kFlushed, a: i, b: 0 });
   }
 
   /** Start an iommufd detach of `b`: the handle's teardown begins, the driver drains the PASID;

@@ -168,6 +168,13 @@ describe('explore --generate --kernel reference', () => {
     expect((generateDoc(955, { kernel: 'mainline' }) as { iommu: { smmuv3?: { pri_policy?: string } } }).iommu.smmuv3?.pri_policy).toBe('fail');
   });
 
+  it('ACTION.FLUSH.QUEUE_DRAINED: a standalone flush waits until the IOMMU has reported what its queue holds of the PASID (8-entry SMMUv3 PRIQ: generated seeds 287, 520 reported a fault during the flush — model bug)', () => {
+    for (const s of [287, 520]) {
+      const f = tryGenerated(s, [], { kernel: 'reference' });
+      expect(f?.rules, `seed ${s}`).toBeUndefined();
+    }
+  });
+
   it('EXPLORE.REFERENCE_CLEAN: generated scenarios 1..60 break no rule under the reference profile', () => {
     const found: string[] = [];
     for (let s = 1; s <= 60; s++) {

@@ -366,6 +366,13 @@ export class AmdIommu implements IommuFrontend {
     this.drains.begin(dev, this.deps.device(dev).rid, pasid, cont);
   }
 
+  holdsRequests(dev: number, pasid: number): boolean {
+    const rid = this.deps.device(dev).rid;
+    const inf = this.inflight;
+    if (inf !== undefined && inf.rid === rid && inf.pasid === pasid) return true;
+    return this.log.holds(rid, pasid, this.scratch, AmdPprFlag.GN);
+  }
+
   private quiet(d: DrainWaiter): boolean {
     if (this.drainMode !== 'log-then-flush') return true;
     const inf = this.inflight;

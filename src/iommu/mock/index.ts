@@ -59,6 +59,11 @@ export class MockIommu implements IommuFrontend {
     this.env.sim.after(0, cont.kind, cont.a, 0, cont.payload);
   }
 
+  /** The mock has no hardware queue: triggered faults are reported at once. */
+  holdsRequests(_dev: number, _pasid: number): boolean {
+    return false;
+  }
+
   stats(): Record<string, number> {
     return { page_responses: this.responses.length };
   }

@@ -586,6 +586,13 @@ export class Smmuv3Iommu implements IommuFrontend {
     this.drains.begin(dev, this.deps.device(dev).rid, pasid, cont);
   }
 
+  holdsRequests(dev: number, pasid: number): boolean {
+    const rid = this.deps.device(dev).rid;
+    const inf = this.inflight;
+    if (inf !== undefined && inf.rid === rid && inf.pasid === pasid) return true;
+    return this.mode === 'pri' ? this.priq.holds(rid, pasid) : this.stallUnit.holdsEvent(rid, pasid);
+  }
+
   private quiet(d: DrainWaiter): boolean {
     const inf = this.inflight;
     if (inf !== undefined && inf.rid === d.rid && inf.pasid === d.pasid) return false;

@@ -487,8 +487,13 @@ export class VtdIommu implements IommuFrontend {
     this.env.sim.after(0, this.kDrain, st.id, 0);
   }
 
+  /** PQH moves only after a batch, so head → tail covers the entries the thread has in hand too. */
+  holdsRequests(dev: number, pasid: number): boolean {
+    return this.prqHolds({ rid: this.deps.device(dev).rid, pasid });
+  }
+
   /** Whether the PRQ (head → tail) holds an entry of the drain's device and PASID. */
-  private prqHolds(st: DrainState): boolean {
+  private prqHolds(st: { readonly rid: number; readonly pasid: number }): boolean {
     const prq = this.prq;
     const rec = this.rec;
     for (let i = prq.head; i !== prq.tail; i = (i + 1) % prq.entries) {

@@ -531,14 +531,20 @@ export class World {
    * compatible: the world attaches hwpts to PASIDs.
    */
   private hwptFor(idevId: number, fault: number): number {
+    const r = this.tryHwptFor(idevId, fault);
+    assert(r.ret === 0, 'world: IOMMU_HWPT_ALLOC failed');
+    return r.id;
+  }
+
+  /** IOMMU_HWPT_ALLOC as a VMM may see it fail (a fault object id it destroyed: -ENOENT). */
+  private tryHwptFor(idevId: number, fault: number): { ret: number; id: number } {
     const r = this.iommufd.hwptAlloc({
       deviceId: idevId,
       ptId: this.ioasId,
       flags: HwptAllocFlag.PASID | (fault >= 0 ? HwptAllocFlag.FAULT_ID_VALID : 0),
       ...(fault >= 0 ? { faultId: this.faultObjs[fault]!.id } : {}),
     });
-    assert(r.ret === 0, 'world: IOMMU_HWPT_ALLOC failed');
-    return r.value!;
+    return { ret: r.ret, id: r.ret === 0 ? r.value! : 0 };
   }
 
   private attachIommufd(dev: number, proc: number, fault: number): void {
@@ -755,7 +761,14 @@ export class World {
    */
   private replaceIommufd(b: Binding, target: number): void {
     const att = b.iommufd!;
-    const hwptId = this.hwptFor(att.idevId, target);
+    const alloc = this.tryHwptFor(att.idevId, target);
+    if (alloc.ret !== 0) {
+      // The VMM names a fault object it already destroyed: its IOMMU_HWPT_ALLOC fails and the
+      // attachment stays as it was.
+      this.actionsFailed.push(`iommufd_replace ${this.devName(b.dev)}: IOMMU_HWPT_ALLOC ${alloc.ret}`);
+      return;
+    }
+    const hwptId = alloc.id;
     const r = this.iommufd.replace(att.idevId, hwptId, b.pasid);
     assert(r.ret === 0, 'world: iommufd replace failed');
     const d = this.iommufd.destroy(att.hwptId);

@@ -175,6 +175,10 @@ describe('explore --generate --kernel reference', () => {
     }
   });
 
+  it('IOMMUFD.REPLACE.DESTROYED_FAULT: a replace onto a fault object the VMM already destroyed fails its IOMMU_HWPT_ALLOC (-ENOENT) and changes nothing (generated reference seed 1408 stopped on an INVARIANT)', () => {
+    expect(tryGenerated(1408, [], { kernel: 'reference' })?.rules).toBeUndefined();
+  });
+
   it('EXPLORE.REFERENCE_CLEAN: generated scenarios 1..60 break no rule under the reference profile', () => {
     const found: string[] = [];
     for (let s = 1; s <= 60; s++) {

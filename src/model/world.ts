@@ -621,7 +621,10 @@ export class World {
         this.devices[dev]!.priControl('enable');
         break;
       case 'pri_reset':
-        this.devices[dev]!.priControl('reset');
+        // pci_reset_pri(): refused while PRI is enabled (WARN_ON(pdev->pri_enabled), -EBUSY) —
+        // a reset under traffic would let the function reuse PRG indices the host still holds.
+        if (this.devices[dev]!.priEnabled) this.actionsFailed.push(`pri_reset ${a.device}: ${err('EBUSY')} (PRI enabled)`);
+        else this.devices[dev]!.priControl('reset');
         break;
       case 'remove_device': {
         for (let w = 0; w < this.workloads.length; w++) if (this.workloadPair[w]!.dev === dev) this.workloads[w]!.stop();

@@ -541,6 +541,11 @@ export class PciFunction implements DeviceView {
    * Software writes PRI Control: 'enable' sets Enable, 'disable' clears it, 'reset' writes Reset
    * with Enable clear (PRI.RESET.CLEARS: outstanding requests dropped, RF/UPRGI and credits cleared).
    */
+  /** PRI Control's Enable bit as software reads it. */
+  get priEnabled(): boolean {
+    return this.regs.pri.enable;
+  }
+
   priControl(op: 'enable' | 'disable' | 'reset'): void {
     const pri = this.regs.pri;
     const code = op === 'enable' ? 0 : op === 'disable' ? 1 : 2;

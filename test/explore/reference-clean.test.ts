@@ -179,6 +179,10 @@ describe('explore --generate --kernel reference', () => {
     expect(tryGenerated(1408, [], { kernel: 'reference' })?.rules).toBeUndefined();
   });
 
+  it('PRI.RESET.REFUSED_WHILE_ENABLED: pci_reset_pri while PRI is enabled is -EBUSY and resets nothing (generated reference seed 12268: a reset under traffic let the function reuse a PRG index the host still held — HOST.RESP.ONE_PER_GROUP)', () => {
+    expect(tryGenerated(12268, [], { kernel: 'reference' })?.rules).toBeUndefined();
+  });
+
   it('EXPLORE.REFERENCE_CLEAN: generated scenarios 1..60 break no rule under the reference profile', () => {
     const found: string[] = [];
     for (let s = 1; s <= 60; s++) {

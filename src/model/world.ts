@@ -655,12 +655,18 @@ export class World {
           pasids.push(b.pasid);
           for (let w = 0; w < this.workloads.length; w++) if (this.workloadPair[w] === b) this.workloads[w]!.stop();
         } else {
-          for (const b of this.bindings) if (b.dev === dev && b.state === BindState.BOUND && !pasids.includes(b.pasid)) pasids.push(b.pasid);
+          // Every PASID the device may still send under: attached ones, and ones whose unbind is
+          // still stopping (their requests may be on the link or in the queue).
+          for (const b of this.bindings) if (b.dev === dev && b.state !== BindState.UNBOUND && !pasids.includes(b.pasid)) pasids.push(b.pasid);
           pasids.push(-1);
           for (let w = 0; w < this.workloads.length; w++) if (this.workloadPair[w]!.dev === dev) this.workloads[w]!.stop();
         }
         const op: FlushAction = { dev, pasid: proc >= 0 ? pasids[0]! : -1, waiting: pasids.length, pasids, polls: 0 };
-        for (const p of pasids) this.devices[dev]!.stopPasid(p, true, { kind: this.kFlushQuiet, a: i, b: 0, payload: op });
+        for (const p of pasids) {
+          // A PASID whose unbind is stopping it gets its Stop Marker from that unbind.
+          const stopping = this.bindings.some((b) => b.dev === dev && b.pasid === p && b.state === BindState.STOPPING);
+          this.devices[dev]!.stopPasid(p, !stopping, { kind: this.kFlushQuiet, a: i, b: 0, payload: op });
+        }
         break;
       }
       case 'iommufd_close':

@@ -183,6 +183,10 @@ describe('explore --generate --kernel reference', () => {
     expect(tryGenerated(12268, [], { kernel: 'reference' })?.rules).toBeUndefined();
   });
 
+  it('ACTION.FLUSH.DEVICE_STOPPING_PASIDS: a whole-device flush also waits for a PASID whose unbind is still stopping (its request was on the link: generated reference seed 20630, CORE.FLUSH.NO_NEW_FAULTS)', () => {
+    expect(tryGenerated(20630, [], { kernel: 'reference' })?.rules).toBeUndefined();
+  });
+
   it('EXPLORE.REFERENCE_CLEAN: generated scenarios 1..60 break no rule under the reference profile', () => {
     const found: string[] = [];
     for (let s = 1; s <= 60; s++) {

@@ -11,6 +11,7 @@ import type { Readable } from 'node:stream';
 import { decodeLine, isLineError, readByteLines, readLineBatches, type ByteLineSink, type LineError, type ReadLinesOptions } from '../io/line-reader.js';
 import { KIND_BY_NAME, KIND_INFO, TRACE_KIND_COUNT, kindFieldsJson } from './events.js';
 import type { TraceSink } from './tracer.js';
+import { escapeText } from '../scenario/diagnostics.js';
 
 const HEADS: readonly string[] = KIND_INFO.map((k) => `,"ev":"${k.name}"`);
 
@@ -354,7 +355,9 @@ export class JsonlParser {
       d(
         truncated
           ? `expected a complete JSON object got a truncated line (${text.length} chars)`
-          : `expected a JSON object got malformed JSON (${e instanceof Error ? e.message : String(e)})`,
+          : // JSON.parse quotes the input in its message: escape it (a CR or a control byte in the
+            // line would split the one-line diagnostic).
+            `expected a JSON object got malformed JSON (${escapeText(e instanceof Error ? e.message : String(e))})`,
         'malformed',
         'error',
         errorColumn(e),

@@ -11,6 +11,7 @@ import { DeviceIndexed, FifoMap } from '../../src/check/fifo-map.js';
 import { Metrics, decodeHistogram, percentileAtMost } from '../../src/report/metrics.js';
 import { Monitor } from '../../src/check/monitor.js';
 import { TraceKind, PrFlag } from '../../src/trace/events.js';
+import { parseJsonlText } from '../../src/trace/jsonl.js';
 import { escapeText, formatPath, quote } from '../../src/scenario/diagnostics.js';
 
 describe('engine', () => {
@@ -160,5 +161,16 @@ describe('small things a user saw (issue 13 item 4)', () => {
     expect(quote('x"y\\z')).toBe('"x\\"y\\\\z"');
     expect(quote('a'.repeat(100)).length).toBeLessThan(70);
     expect(formatPath(['devices', 0, 'a.b', 'x\ny', 'name'])).toBe('devices[0]["a.b"]["x\\ny"].name');
+  });
+});
+
+describe('JSONL diagnostics stay one line', () => {
+  it('FUZZ.JSONL.CR_IN_LINE: a malformed line holding a CR gets a one-line diagnostic (JSON.parse quotes the raw text; npm run fuzz seed 1192768254)', () => {
+    const items = parseJsonlText('{"t":3,"ev":"ats",\r"prgi":,"req":1}\n{"t":4,\u001b"ev":}');
+    expect(items).toHaveLength(2);
+    for (const it of items) {
+      expect(it.type).toBe('diagnostic');
+      if (it.type === 'diagnostic') expect(it.diagnostic.message).not.toMatch(/[\n\r\u001b]/);
+    }
   });
 });

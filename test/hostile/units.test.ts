@@ -170,7 +170,10 @@ describe('JSONL diagnostics stay one line', () => {
     expect(items).toHaveLength(2);
     for (const it of items) {
       expect(it.type).toBe('diagnostic');
-      if (it.type === 'diagnostic') expect(it.diagnostic.message).not.toMatch(/[\n\r\u001b]/);
+      if (it.type === 'diagnostic') {
+        expect(it.diagnostic.message).not.toMatch(/[\n\r]/);
+        expect(it.diagnostic.message.includes('\u001b')).toBe(false);
+      }
     }
   });
 });

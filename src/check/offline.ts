@@ -136,11 +136,34 @@ export function jsonlFieldDiagnostic(
   return undefined;
 }
 
+const EVENT_FIELDS = new Float64Array(6);
+
+/** jsonlFieldDiagnostic for an event handed over field by field (the byte path's sinks; no allocation). */
+export function jsonlEventDiagnostic(
+  kind: number,
+  lineNo: number,
+  maxDevices: number,
+  f0: number,
+  f1: number,
+  f2: number,
+  f3: number,
+  f4: number,
+  f5: number,
+): OfflineDiagnostic | undefined {
+  const f = EVENT_FIELDS;
+  f[0] = f0;
+  f[1] = f1;
+  f[2] = f2;
+  f[3] = f3;
+  f[4] = f4;
+  f[5] = f5;
+  return jsonlFieldDiagnostic(kind, f, lineNo, maxDevices);
+}
+
 /** Feeds decoded JSONL events to the monitor after the field bounds (no allocation per event). */
 class JsonlCheckSink implements JsonlSink {
   records = 0;
   end = 0;
-  private readonly f = new Float64Array(6);
   constructor(
     private readonly m: Monitor,
     readonly diags: Diagnostics,
@@ -150,14 +173,7 @@ class JsonlCheckSink implements JsonlSink {
     this.diags.add(d);
   }
   event(lineNo: number, t: number, kind: number, f0: number, f1: number, f2: number, f3: number, f4: number, f5: number): void {
-    const f = this.f;
-    f[0] = f0;
-    f[1] = f1;
-    f[2] = f2;
-    f[3] = f3;
-    f[4] = f4;
-    f[5] = f5;
-    const bad = jsonlFieldDiagnostic(kind, f, lineNo, this.maxDevices);
+    const bad = jsonlEventDiagnostic(kind, lineNo, this.maxDevices, f0, f1, f2, f3, f4, f5);
     if (bad !== undefined) {
       this.diags.add(bad);
       return;

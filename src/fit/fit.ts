@@ -20,7 +20,7 @@ import type { Readable } from 'node:stream';
 import { readFtraceBatches } from '../io/ftrace.js';
 import { readJsonl, type JsonlDiagnostic, type JsonlSink } from '../trace/jsonl.js';
 import { PrFlag, TraceKind, ridString } from '../trace/events.js';
-import { jsonlFieldDiagnostic, type OfflineDiagnostic } from '../check/offline.js';
+import { jsonlEventDiagnostic, type OfflineDiagnostic } from '../check/offline.js';
 import { Distribution } from './distribution.js';
 
 export interface FitOptions {
@@ -468,7 +468,6 @@ class JsonlFitSink implements JsonlSink {
   /** req → PrFlag bits of its page request, until it is written into the queue or dropped. */
   private readonly flagsOf = new Map<number, number>();
   private readonly names: string[] = [];
-  private readonly f = new Float64Array(6);
   constructor(private readonly fit: Fitter) {}
   diagnostic(d: JsonlDiagnostic): void {
     this.fit.diagnostic(d);
@@ -477,14 +476,7 @@ class JsonlFitSink implements JsonlSink {
     return this.fit.device(jsonlRid(i), (this.names[i] ??= `dev${i}`), lineNo);
   }
   event(lineNo: number, t: number, kind: number, f0: number, f1: number, f2: number, f3: number, f4: number, f5: number): void {
-    const x = this.f;
-    x[0] = f0;
-    x[1] = f1;
-    x[2] = f2;
-    x[3] = f3;
-    x[4] = f4;
-    x[5] = f5;
-    const bad = jsonlFieldDiagnostic(kind, x, lineNo, FIT_MAX_DEVICES);
+    const bad = jsonlEventDiagnostic(kind, lineNo, FIT_MAX_DEVICES, f0, f1, f2, f3, f4, f5);
     if (bad !== undefined) {
       this.fit.diagnostic(bad);
       return;

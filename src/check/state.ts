@@ -453,7 +453,7 @@ export class CheckState implements Deferrable {
         if (this.full) this.dropPartial(f3);
         break;
       case TraceKind.GROUP_FORM:
-        if (this.full) this.groupForm(f0, f1, f2, f3);
+        if (this.full) this.groupForm(f0, f1, f2, f3, f4);
         break;
       case TraceKind.HANDLER_START:
         if (this.full) {
@@ -686,20 +686,50 @@ export class CheckState implements Deferrable {
   }
 
   /**
-   * iommu_report_device_fault() step 5: the core moves every partial of the same grpid (PASID not
-   * compared) into the group; one of the same PRG index but another grpid stays on the list.
+   * The listed partial faults a group formed for (dev, PASID, grpid) may gather: `same` of its own
+   * PASID, `other` of another PASID with the same grpid (the contract leaves those listed; a core
+   * that matches grpid alone gathers them too: CORE.GROUP.ONE_PASID).
    */
-  private groupForm(dev: number, pasid: number, grpid: number, group: number): void {
+  gatherable(dev: number, pasid: number, grpid: number): { same: number; other: number } {
+    const r = this.gatherCount;
+    r.same = 0;
+    r.other = 0;
+    const set = this.partialsBySlot.get(this.slot);
+    if (set === undefined) return r;
+    const prgi = prgiOfGrpid(grpid);
+    for (const req of set) {
+      const p = this.partials.get(req);
+      if (p === undefined || p.dev !== dev || p.prgi !== prgi || p.grpid !== grpid) continue;
+      if (p.pasid === pasid) r.same++;
+      else r.other++;
+    }
+    return r;
+  }
+  private readonly gatherCount = { same: 0, other: 0 };
+
+  /**
+   * iommu_report_device_fault() step 5: the core moves the partials of the group's PRG into it.
+   * Which ones the trace tells by the group's size: those of its PASID (the contract), or, when it
+   * holds them all, those of every PASID with its grpid (every kernel as read). Partials of the
+   * same PRG index but another grpid stay listed and are not looked at again by later groups.
+   */
+  private groupForm(dev: number, pasid: number, grpid: number, group: number, count: number): void {
     const prgi = prgiOfGrpid(grpid);
     const s = this.slot;
     const set = this.partialsBySlot.get(s);
     if (set !== undefined) {
+      const { same, other } = this.gatherable(dev, pasid, grpid);
+      const anyPasid = other > 0 && count === same + other + 1;
+      let kept = 0;
       for (const req of set) {
         const p = this.partials.get(req);
-        if (p !== undefined && p.dev === dev && p.prgi === prgi && p.grpid === grpid) this.partials.delete(req);
+        if (p === undefined || p.dev !== dev || p.prgi !== prgi || p.grpid !== grpid) set.delete(req);
+        else if (anyPasid || p.pasid === pasid) {
+          this.partials.delete(req);
+          set.delete(req);
+        } else kept++;
       }
-      // Those left (another grpid) stay partial but are not looked at again by later groups.
-      this.partialsBySlot.delete(s);
+      if (kept === 0) this.partialsBySlot.delete(s);
     }
     this.groups.delete(group);
     this.groups.set(group, { dev, pasid, prgi, seq: this.seq, handler: 0, live: false, sendMm: this.dMm[s]! });

@@ -313,8 +313,12 @@ export function listCommand(what: string, name: string | undefined, o: { json?: 
         else for (const r of RULES) process.stdout.write(`${r.id.padEnd(30)} ${r.side.padEnd(7)} ${r.statement}  [${r.source}]\n`);
         break;
       case 'bugs':
-        if (o.json === true) printJson(BUGS.map((b) => ({ name: b.name, scenario: b.scenario, summary: b.summary, source: b.source, rule: b.rule })));
-        else for (const b of BUGS) process.stdout.write(`${b.name.padEnd(28)} ${b.summary}\n${''.padEnd(28)} scenario ${b.scenario}; breaks ${b.rule}; source: ${b.source}\n`);
+        if (o.json === true) printJson(BUGS.map((b) => ({ name: b.name, scenario: b.scenario, ...(b.profileScenarios !== undefined ? { profile_scenarios: b.profileScenarios } : {}), summary: b.summary, source: b.source, rule: b.rule })));
+        else
+          for (const b of BUGS) {
+            const other = Object.entries(b.profileScenarios ?? {}).map(([p, f]) => `${p}: ${f}`);
+            process.stdout.write(`${b.name.padEnd(28)} ${b.summary}\n${''.padEnd(28)} scenario ${b.scenario}${other.length > 0 ? ` (${other.join(', ')})` : ''}; breaks ${b.rule}; source: ${b.source}\n`);
+          }
         break;
       case 'profiles':
         if (o.json === true) printJson(profilesDocument());

@@ -82,6 +82,8 @@ const SLOT_KINDS: ReadonlySet<number> = new Set([
   K.RESPONSE_SEND,
   K.RESPONSE_RECV,
 ]);
+/** Events of the link and the IOMMU's queue: a rule they break is about requests in flight. */
+const LINK_SIDE: ReadonlySet<number> = new Set([K.PAGE_REQUEST, K.STOP_MARKER, K.CREDIT_STALL, K.QUEUE_WRITE, K.QUEUE_DROP, K.QUEUE_OVERFLOW, K.AUTO_RESPONSE, K.RESPONSE_RECV]);
 /** Response sources whose `group` field is a request id, not a core group. */
 const NOT_A_GROUP: ReadonlySet<number> = new Set([RespSource.REPORT_ERROR, RespSource.DRIVER_CHECK, RespSource.HARDWARE]);
 
@@ -337,6 +339,21 @@ function slice(ring: EventRing, v: CheckerViolation, focus: Focus, scenario: Sce
       } else if (seenRequest && (k === K.RESPONSE_RECV || k === K.AUTO_RESPONSE || (k === K.RESPONSE_SEND && ring.f(i, 4) >= 0))) break;
     }
   }
+  // A rule broken on the host's side of the link (a report, a response, a group, a flush…): the
+  // instance's requests still on their way then — sent, perhaps written to the queue, but never
+  // reported, refused or answered by the IOMMU before it broke — took no part in it and are left
+  // out (a group of 16 requests answered twice at its first two tells its story in those two).
+  if (v.events !== undefined && end >= first && !LINK_SIDE.has(ring.kind(end)) && reqs.size > 1) {
+    const reached = new Set<number>();
+    // Through the violation's instant: a report is traced when it returns, after its response.
+    let last = end;
+    while (last + 1 < ring.count && ring.t(last + 1) === ring.t(end)) last++;
+    for (let i = start; i <= last; i++) {
+      const k = ring.kind(i);
+      if ((k === K.FAULT_REPORT || k === K.QUEUE_DROP || k === K.AUTO_RESPONSE) && ring.f(i, 0) === dev && reqs.has(ring.f(i, 3))) reached.add(ring.f(i, 3));
+    }
+    if (reached.size > 0) for (const r of [...reqs]) if (!reached.has(r) && r !== req) reqs.delete(r);
+  }
   // The instance ends at the first answer the function sees after the anchor (its PRG index may
   // then serve another group): later slot events belong to other instances.
   let close = end;
@@ -359,9 +376,40 @@ function slice(ring: EventRing, v: CheckerViolation, focus: Focus, scenario: Sce
     }
     if (i === first) ctx = first;
   }
+  // Partial faults the group gathered from an earlier PRG on its grpid (another PASID's, under a
+  // core that matches grpid alone: CORE.GROUP.ONE_PASID): their PRG's requests and answers, and
+  // the actions on their PASID, belong to the story too.
+  const joined = gatheredFromElsewhere(ring, anchor, reqs);
+  const otherPasids = new Set<number>();
+  let loopFrom = ctx;
+  if (joined !== undefined && joined.reqs.size > 0) {
+    const closing = new Set<number>();
+    for (let i = joined.from; i < start; i++) {
+      const k = ring.kind(i);
+      if (!SLOT_KINDS.has(k) && !REQ_KINDS.has(k)) continue;
+      if (ring.f(i, 0) !== dev || !joined.pasids.has(ring.f(i, 1))) continue;
+      if (REQ_KINDS.has(k) && joined.reqs.has(ring.f(i, 3))) keep.add(i);
+      else if (isSlot(i)) {
+        // The PRG's closing request and the answer that freed its PRG index for the group's.
+        if (k === K.AUTO_RESPONSE || k === K.RESPONSE_RECV || (k === K.RESPONSE_SEND && ring.f(i, 4) >= 0)) keep.add(i);
+        else if (k === K.PAGE_REQUEST && (ring.f(i, 4) & PrFlag.LAST) !== 0) {
+          closing.add(ring.f(i, 3));
+          keep.add(i);
+        } else if ((k === K.QUEUE_WRITE || k === K.QUEUE_DROP || k === K.FAULT_REPORT) && closing.has(ring.f(i, 3))) keep.add(i);
+      }
+    }
+    for (const p of joined.pasids) otherPasids.add(p);
+    loopFrom = Math.min(ctx, joined.from);
+    // A violation about one gathered partial (its subject names it): the group's own partial
+    // faults are not its story — the group's closing request is.
+    const named = v.subject?.req;
+    if (named !== undefined && joined.reqs.has(named)) {
+      for (const r of [...reqs]) if (r !== req && !lastOf(ring, r, start, end)) reqs.delete(r);
+    }
+  }
   const groups = new Set<number>();
   if (group !== undefined) groups.add(group);
-  for (let i = ctx; i <= end; i++) {
+  for (let i = loopFrom; i <= end; i++) {
     const k = ring.kind(i);
     const d = ring.f(i, 0);
     if (i >= start) {
@@ -396,7 +444,7 @@ function slice(ring: EventRing, v: CheckerViolation, focus: Focus, scenario: Sce
       case K.DRAIN_END:
       case K.STOP_MARKER:
       case K.IOMMUFD_LIFECYCLE:
-        if ((d === dev || d === -1) && (pasid === undefined || ring.f(i, 1) === pasid || ring.f(i, 1) === -1)) keep.add(i);
+        if ((d === dev || d === -1) && (pasid === undefined || ring.f(i, 1) === pasid || ring.f(i, 1) === -1 || (otherPasids.has(ring.f(i, 1)) && k !== K.BIND && i >= loopFrom))) keep.add(i);
         break;
       case K.DEVICE_REMOVE:
       case K.DEVICE_ADD:
@@ -443,6 +491,61 @@ function slice(ring: EventRing, v: CheckerViolation, focus: Focus, scenario: Sce
     for (let i = end; i >= first && keep.size < 30; i--) if (ring.f(i, 0) === dev && KIND_INFO[ring.kind(i)]!.fields[0] === 'dev') keep.add(i);
   }
   return { idx: [...keep].sort((a, b) => a - b), focus: { dev, pasid, prgi, group, req } };
+}
+
+/** Whether request `r`'s Page Request, between `from` and `to`, closes its group (L=1). */
+function lastOf(ring: EventRing, r: number, from: number, to: number): boolean {
+  for (let i = from; i <= to; i++) if (ring.kind(i) === K.PAGE_REQUEST && ring.f(i, 3) === r) return (ring.f(i, 4) & PrFlag.LAST) !== 0;
+  return false;
+}
+
+/**
+ * The listed partial faults of other PASIDs that the group formed at `anchor` gathered, replayed
+ * from the trace as the checker reads it (CheckState.groupForm): a group holds the listed partials
+ * of its PASID and grpid, or, when its size says so, those of every PASID with its grpid.
+ */
+function gatheredFromElsewhere(ring: EventRing, anchor: number, own: ReadonlySet<number>): { reqs: Set<number>; pasids: Set<number>; from: number } | undefined {
+  if (anchor < ring.first || ring.kind(anchor) !== K.GROUP_FORM) return undefined;
+  const dev = ring.f(anchor, 0);
+  const grpid = ring.f(anchor, 2);
+  /** req → [PASID, ordinal of its PARTIAL_ADD] of the partials listed for (dev, grpid). */
+  const listed = new Map<number, [number, number]>();
+  const take = (pasid: number, count: number): number[] => {
+    let same = 0;
+    let other = 0;
+    for (const [p] of listed.values()) if (p === pasid) same++;
+    else other++;
+    const all = other > 0 && count === same + other + 1;
+    const out: number[] = [];
+    for (const [r, [p]] of listed) if (all || p === pasid) out.push(r);
+    return out;
+  };
+  for (let i = ring.first; i < anchor; i++) {
+    const k = ring.kind(i);
+    if (ring.f(i, 0) !== dev) continue;
+    if (k === K.PARTIAL_ADD && ring.f(i, 2) === grpid) listed.set(ring.f(i, 3), [ring.f(i, 1), i]);
+    else if (k === K.PARTIAL_FREE) listed.delete(ring.f(i, 3));
+    else if (k === K.GROUP_FORM && ring.f(i, 2) === grpid) for (const r of take(ring.f(i, 1), ring.f(i, 4))) listed.delete(r);
+  }
+  const pasid = ring.f(anchor, 1);
+  const reqs = new Set<number>();
+  const pasids = new Set<number>();
+  let from = anchor;
+  for (const r of take(pasid, ring.f(anchor, 4))) {
+    const [p, at] = listed.get(r)!;
+    if (p === pasid || own.has(r)) continue;
+    reqs.add(r);
+    pasids.add(p);
+    // Back to the request's own Page Request (the partial was listed after it).
+    for (let i = at; i >= ring.first; i--) {
+      if (ring.kind(i) === K.PAGE_REQUEST && ring.f(i, 3) === r) {
+        from = Math.min(from, i);
+        break;
+      }
+    }
+    from = Math.min(from, at);
+  }
+  return { reqs, pasids, from };
 }
 
 /** Replace the checker's internal numbers (device index, group, request ids) by field names. */

@@ -31,10 +31,15 @@ export function bugRules(bugs: readonly string[]): Set<string> {
 
 /**
  * The generator's options for a search: a bug is looked for under the profiles that do not
- * already contain it (there the run without it would break the same rule).
+ * already contain it (there the run without it would break the same rule) and in which its code
+ * runs at all (none of its `inertWith` forms).
  */
 export function generatorOptions(bugs: readonly string[], gen: GenerateOptions = {}): GenerateOptions {
-  const avoid = gen.kernel === undefined && bugs.length > 0 ? [...new Set(bugs.flatMap((b) => profilesWith(b)))] : [];
+  const variants = BUGS.filter((b) => bugs.includes(b.name));
+  const avoid =
+    gen.kernel === undefined && bugs.length > 0
+      ? [...new Set([...bugs.flatMap((b) => profilesWith(b)), ...variants.flatMap((b) => (b.inertWith ?? []).flatMap((f) => profilesWith(f)))])]
+      : [];
   return avoid.length > 0 ? { ...gen, avoidKernels: avoid } : gen;
 }
 

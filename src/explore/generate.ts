@@ -129,6 +129,70 @@ function drawFlushes(f: Draw, pairs: readonly Pair[], pairSpans: ReadonlyMap<Pai
   }
 }
 
+/**
+ * A motif the independent draws above rarely line up (swarm testing finds a bug only where its
+ * trigger is in the space with some weight): one PASID of a device torn down in the middle of a
+ * group while another PASID of the same device has groups of its own in flight. Two fresh
+ * workloads with large groups share a span of traffic; the teardown (iommufd detach or replace,
+ * SVA unbind) comes inside it. What it reaches: the teardown's partial faults listed among the
+ * other PASID's (the flush's partial walk, linux-iopf §5), and a PRG index the function reuses for
+ * the other PASID while they are listed (gathering, §3 step 5). From its own stream, so the rest
+ * of every seed's scenario is what it was without it.
+ */
+function drawTeardownMidGroup(
+  m: Draw,
+  pairs: readonly Pair[],
+  devices: readonly Record<string, unknown>[],
+  iommu: Record<string, unknown>,
+  workloads: Record<string, unknown>[],
+  actions: Record<string, unknown>[],
+  faultNames: readonly string[],
+): boolean {
+  if (!m.chance(1, 2)) return false;
+  const handled = pairs.filter((p) => p.kind === 'sva' || p.kind === 'iommufd');
+  const devs = [...new Set(handled.map((p) => p.dev))].filter((d) => handled.filter((p) => p.dev === d).length >= 2);
+  if (devs.length === 0) return false;
+  const dev = m.pick(devs);
+  const on = handled.filter((p) => p.dev === dev);
+  // The torn-down PASID is mostly a VMM's: its device keeps sending while iommufd detaches it (an
+  // SVA user stops its device first, so its groups end whole).
+  const a = m.weighted(on.map((p) => [p.kind === 'iommufd' ? 3 : 1, p] as const));
+  const b = m.pick(on.filter((p) => p !== a));
+  // A function with room for many groups in flight and a page request queue that does not
+  // overflow (an overflow discards every partial fault: iopf_queue_discard_partial): both PASIDs'
+  // groups stream instead of waiting for credits one at a time.
+  const pri = devices[Number(dev.slice(3))]!.pri as { capacity: number; allocation: number };
+  pri.capacity = 512;
+  pri.allocation = m.pick([256, 512]);
+  const q = (iommu.vtd ?? iommu.smmuv3 ?? iommu.amd) as Record<string, number>;
+  if (iommu.vtd !== undefined) q.prq_entries = Math.max(q.prq_entries!, 2048);
+  else if (iommu.smmuv3 !== undefined) q.priq_entries_log2 = Math.max(q.priq_entries_log2!, 10);
+  else q.ppr_log_entries = Math.max(q.ppr_log_entries!, 1024);
+  const sizes = [[1, 4], [2, 8], [3, 16], [1, 32]] as const;
+  const start = m.int(0, 100_000);
+  // A busy link: requests of both PASIDs interleave and groups arrive over many reports.
+  const rate = m.pick([0.5, 1, 2]);
+  const accesses = m.int(200, 800);
+  for (const p of [a, b]) {
+    workloads.push({ device: dev, process: p.proc, pattern: m.pick(['random', 'sequential', 'strided']), rate_per_us: rate, accesses, prg_pages: m.weighted(sizes), ...(start > 0 ? { start_ns: start } : {}) });
+  }
+  const span = Math.round((accesses / rate) * 1000);
+  const at = start + m.int(Math.floor(span / 8), Math.floor(span / 2));
+  if (a.kind === 'sva') actions.push({ op: 'unbind', at_ns: at, device: dev, process: a.proc });
+  else {
+    const op = m.weighted([[2, 'iommufd_detach'], [1, 'iommufd_replace']] as const);
+    const act: Record<string, unknown> = { op, at_ns: at, device: dev, process: a.proc };
+    if (op === 'iommufd_replace') {
+      const others = faultNames.filter((f) => f !== a.fault);
+      act.fault = others.length > 0 && m.chance(1, 2) ? m.pick(others) : null;
+    }
+    actions.push(act);
+  }
+  // A jittery link spreads a group's requests over several reports of the driver thread, so the
+  // teardown often falls between two of them (the motif asks for it; no draw).
+  return true;
+}
+
 /** Draw one scenario document from `seed`. */
 export function generateDoc(seed: number, opts: GenerateOptions = {}): ScenarioInput {
   const d = new Draw(new Rng(seed, 'generate'));
@@ -364,6 +428,7 @@ export function generateDoc(seed: number, opts: GenerateOptions = {}): ScenarioI
     }
   }
   drawFlushes(new Draw(new Rng(seed, 'generate/flush')), pairs, pairSpans, nDev, actions);
+  const midGroup = drawTeardownMidGroup(new Draw(new Rng(seed, 'generate/midgroup')), pairs, devices, iommu, workloads, actions, faultNames);
   // A drop-and-close VMM closes its fd on its first read, whenever that is; its fault object is
   // destroyed after the traffic (no draw), so what it abandoned is answered by
   // iommufd_fault_destroy(). IOMMU_DESTROY is refused (-EBUSY) while the fd is open, so the VMM
@@ -375,7 +440,10 @@ export function generateDoc(seed: number, opts: GenerateOptions = {}): ScenarioI
   actions.sort((a, b) => (a.at_ns as number) - (b.at_ns as number));
 
   // VMM speed: fast, the reference's default, or slow (user space holds groups long).
-  const vmm = d.pick(['fast', 'default', 'slow'] as const);
+  const vmmDrawn = d.pick(['fast', 'default', 'slow'] as const);
+  // The mid-group motif needs traffic that keeps flowing: a VMM that keeps up (a slow one holds
+  // the function's PRI credits, and its groups then arrive one at a time, whole).
+  const vmm = midGroup ? 'fast' : vmmDrawn;
   const latency: Record<string, unknown> = {};
   if (vmm === 'fast') {
     latency.vmm_wake_ns = { dist: 'uniform', min_ns: 200, max_ns: 1000 };
@@ -385,7 +453,7 @@ export function generateDoc(seed: number, opts: GenerateOptions = {}): ScenarioI
     latency.vmm_service_ns = { dist: 'uniform', min_ns: 100_000, max_ns: 1_000_000 };
   }
   // A wide link latency interleaves the requests of concurrent groups.
-  if (d.chance(1, 2)) latency.page_request_ns = { dist: 'uniform', min_ns: 200, max_ns: 20_000 };
+  if (d.chance(1, 2) || midGroup) latency.page_request_ns = { dist: 'uniform', min_ns: 200, max_ns: 20_000 };
 
   const doc: Record<string, unknown> = {
     name: `generated-${seed}`,

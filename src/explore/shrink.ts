@@ -146,6 +146,32 @@ function setField(d: Doc, key: string, i: number, field: string, v: unknown): Do
   return n;
 }
 
+/** The document with its traffic ended and its actions dropped after `ns` (undefined: no change). */
+function truncated(d: Doc, ns: number): Doc | undefined {
+  const n = clone(d);
+  let changed = false;
+  const ws = arr(n, 'workloads').filter((w) => {
+    const start = Number(w.start_ns ?? 0);
+    if (start > ns) {
+      changed = true;
+      return false;
+    }
+    const expected = ((ns - start) / 1000) * Number(w.rate_per_us);
+    const cap = Math.ceil(2 * expected) + 8;
+    if (w.burst_accesses === undefined && w.interarrival_ns === undefined && cap < Number(w.accesses)) {
+      w.accesses = cap;
+      changed = true;
+    }
+    return true;
+  });
+  const as = arr(n, 'actions').filter((a) => Number(a.at_ns) <= ns);
+  if (as.length !== arr(n, 'actions').length) changed = true;
+  if (!changed || ws.length === 0) return undefined;
+  setArr(n, 'workloads', ws);
+  setArr(n, 'actions', as);
+  return n;
+}
+
 /** Candidate edits of one pass, in order (each a whole new document). */
 type Pass = (d: Doc) => Generator<Doc>;
 
@@ -245,6 +271,30 @@ const PASSES: readonly { name: string; pass: Pass }[] = [
     },
   },
   {
+    // A group that must arrive after some action (a detach, a destroy) keeps its size when cut
+    // alone, because a smaller group arrives earlier: start the workload just after the action and
+    // cut its groups in one step.
+    name: 'smaller groups, started after an action',
+    pass: function* (d) {
+      const ws = arr(d, 'workloads');
+      const as = arr(d, 'actions');
+      for (let i = 0; i < ws.length; i++) {
+        const prg = Number(ws[i]!.prg_pages ?? 1);
+        if (prg <= 1) continue;
+        const start = Number(ws[i]!.start_ns ?? 0);
+        for (const a of as) {
+          const at = Number(a.at_ns) + 1;
+          if (at <= start) continue;
+          for (const v of smaller(prg, 1)) {
+            const n = setField(d, 'workloads', i, 'prg_pages', v);
+            (arr(n, 'workloads')[i] as Doc).start_ns = at;
+            yield n;
+          }
+        }
+      }
+    },
+  },
+  {
     name: 'smaller queues',
     pass: function* (d) {
       const io = (d.iommu ?? {}) as Doc;
@@ -331,15 +381,20 @@ export class Shrinker {
     this.runs++;
     const chooser = choices !== undefined ? { chooser: new ReplayChooser(choices) } : {};
     const rep = simulate(r.value, this.opts({ bugs: this.input.bugs, ...chooser })).report;
-    if (!rep.violations.some((v) => v.rule === this.rule)) return undefined;
+    const hit = rep.violations.find((v) => v.rule === this.rule);
+    if (hit === undefined) return undefined;
     if (this.input.bugs.length > 0) {
       this.runs++;
       const chooser2 = choices !== undefined ? { chooser: new ReplayChooser(choices) } : {};
       const clean = simulate(r.value, this.opts({ bugs: [], ...chooser2 })).report;
       if (clean.violations.some((v) => v.rule === this.rule)) return undefined;
     }
+    this.violationNs = hit.time_ns;
     return r.value;
   }
+
+  /** When the rule first broke in the last failing run. */
+  violationNs = 0;
 
   /** The seed's own schedule of `doc`, as a choice list. */
   recordChoices(scenario: Scenario): number[] {
@@ -378,6 +433,19 @@ export function shrink(input: ShrinkInput): ShrinkResult {
   }
   const before = docSize(input.doc);
   let steps = 0;
+  // What happens after the rule broke is not part of the failure: end the traffic there (every
+  // workload keeps the accesses it can have made by then, with room to spare — arrivals are
+  // exponential, credit stalls only delay them — so the run up to the violation is the same) and
+  // drop later actions. Every later run is then short.
+  const cut = truncated(doc, s.violationNs);
+  if (cut !== undefined) {
+    const sc = s.fails(cut, choices);
+    if (sc !== undefined) {
+      doc = cut;
+      scenario = sc;
+      steps++;
+    }
+  }
   // Scenario passes, to a fixed point.
   for (let progress = true; progress && !s.exhausted; ) {
     progress = false;

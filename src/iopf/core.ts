@@ -28,6 +28,9 @@
  * - no-pending-warning-response: a late group response is -EINVAL in the node form too.
  * - remove-frees-live-group: remove_device frees the groups it answers although their handler
  *   still holds them (mainline as read); removeDeviceStep() then also skips waiting for handlers.
+ * - gather-ignores-pasid: partial faults are matched by grpid alone (every kernel as read): a group
+ *   gathers another PASID's partials of its PRG index, and a PRG answered at report time leaves
+ *   its partials listed (observation b). Off: a PRG is (PASID, PRG index).
  *
  * Concurrency: every kernel section under a mutex is one atomic model step unless it waits.
  * No section of iopf_param->lock waits, so reports never block on it. Only v6.7's flush holds
@@ -195,6 +198,7 @@ export class IopfCore implements GroupWork {
   private readonly bugPartialStopsEarly: boolean;
   private readonly bugLateResponseError: boolean;
   private readonly bugRemoveFreesLive: boolean;
+  private readonly bugGatherIgnoresPasid: boolean;
   private readonly kFlushWorkqueueReturned: number;
   private readonly kFlushIopfParamLocked: number;
   private readonly kFlushDevIommuLocked: number;
@@ -219,6 +223,7 @@ export class IopfCore implements GroupWork {
     this.bugPartialStopsEarly = bugs.has('flush-partial-stops-early');
     this.bugLateResponseError = bugs.has('no-pending-warning-response');
     this.bugRemoveFreesLive = bugs.has('remove-frees-live-group');
+    this.bugGatherIgnoresPasid = bugs.has('gather-ignores-pasid');
     const sim = env.sim;
     this.kFlushWorkqueueReturned = sim.registerKind('iopf:flush_workqueue-returned', (_a, _b, p) => {
       this.flushWorkqueueReturned(p as FlushOp);
@@ -532,12 +537,12 @@ export class IopfCore implements GroupWork {
     const handle = this.lookupInWork ? UNRESOLVED_HANDLE : this.findHandle(ds, fault, false);
     if (handle === null) {
       this.env.metrics.add('iopf.warn.no_handler');
-      this.cleanupPartial(param, fault.grpid, PartialFree.DISCARD);
+      this.cleanupPartial(param, fault, PartialFree.DISCARD);
       this.stats.droppedFaults++;
       return err('EINVAL');
     }
     if (this.allocFails()) {
-      this.cleanupPartial(param, fault.grpid, PartialFree.ENOMEM);
+      this.cleanupPartial(param, fault, PartialFree.ENOMEM);
       this.stats.droppedFaults++;
       return err('ENOMEM');
     }
@@ -620,11 +625,12 @@ export class IopfCore implements GroupWork {
       ds.ops.pageResponse(ds.dev, fault, r, RespSource.REPORT_ERROR);
       this.stats.errorResponses++;
       this.stats.answeredFaults++;
-      // The PRG is answered: partial faults listed for its grpid (reported while the PASID still
-      // had a handler, e.g. before a replace onto a domain without one) can never join a group.
-      // Mainline and the seed leave them listed, where a later group of the same PRG index — of
-      // any PASID — gathers them (CORE.GROUP.ONE_PASID); the contract frees them with the answer.
-      if (last && this.profile === 'reference' && ds.param !== null) this.freeAnsweredPartials(ds.param, fault);
+      // The PRG is answered: partial faults listed for it (reported while the PASID still had a
+      // handler, e.g. before a replace onto a domain without one) can never join a group. Every
+      // kernel leaves them listed (bug gather-ignores-pasid), where a later group of the same PRG
+      // index — of any PASID — gathers them (CORE.GROUP.ONE_PASID); the contract frees them with
+      // the answer.
+      if (last && !this.bugGatherIgnoresPasid && ds.param !== null) this.freeAnsweredPartials(ds.param, fault);
     } else {
       // Fixed variant: the group's last request answers the PRG once; this request is dropped.
       this.stats.droppedFaults++;
@@ -632,13 +638,15 @@ export class IopfCore implements GroupWork {
     return err('EINVAL');
   }
 
-  /** The partial faults of `last`'s grpid, freed because its group was answered at report time. */
+  /** The partial faults of `last`'s PRG (grpid and PASID), freed because its group was answered
+   * at report time. */
   private freeAnsweredPartials(param: FaultParam, last: FaultRecord): void {
     const part = param.partial;
+    const pasid = pasidOf(last);
     let w = 0;
     for (let i = 0; i < part.length; i++) {
       const f = part[i]!;
-      if (f.grpid !== last.grpid) {
+      if (f.grpid !== last.grpid || pasidOf(f) !== pasid) {
         part[w++] = f;
         continue;
       }
@@ -666,18 +674,21 @@ export class IopfCore implements GroupWork {
     this.env.tracer.emit(TraceKind.PARTIAL_FREE, dev, pasidOf(fault), fault.grpid, fault.reqId, PartialFree.ENOMEM, 0);
   }
 
-  /** Move partials with the last fault's grpid (PASID not compared, observation b) into the group,
-   * ahead of the last fault, in arrival order. */
+  /** Move the partials of the last fault's PRG into the group, ahead of the last fault, in
+   * arrival order. A PRG is a (PASID, PRG index) of the function: the contract compares both; every
+   * kernel compares grpid only (bug gather-ignores-pasid, linux-iopf §3 step 5, observation b). */
   private gather(param: FaultParam, group: IopfGroup): void {
     const part = param.partial;
     if (part.length === 0) return;
     const grpid = group.lastFault.grpid;
+    const pasid = pasidOf(group.lastFault);
+    const anyPasid = this.bugGatherIgnoresPasid;
     const faults = group.faults;
     faults.pop();
     let w = 0;
     for (let i = 0; i < part.length; i++) {
       const f = part[i]!;
-      if (f.grpid === grpid) faults.push(f);
+      if (f.grpid === grpid && (anyPasid || pasidOf(f) === pasid)) faults.push(f);
       else part[w++] = f;
     }
     part.length = w;
@@ -706,12 +717,17 @@ export class IopfCore implements GroupWork {
     this.freeGroup(group);
   }
 
-  private cleanupPartial(param: FaultParam, grpid: number, reason: number): void {
+  /** v6.7 iommu_queue_iopf's cleanup: the partials of the last fault's PRG go with it (grpid only
+   * under gather-ignores-pasid, as that code matches them). */
+  private cleanupPartial(param: FaultParam, last: FaultRecord, reason: number): void {
     const part = param.partial;
+    const grpid = last.grpid;
+    const pasid = pasidOf(last);
+    const anyPasid = this.bugGatherIgnoresPasid;
     let w = 0;
     for (let i = 0; i < part.length; i++) {
       const f = part[i]!;
-      if (f.grpid === grpid) this.partialFreed(param.dev, f, reason);
+      if (f.grpid === grpid && (anyPasid || pasidOf(f) === pasid)) this.partialFreed(param.dev, f, reason);
       else part[w++] = f;
     }
     part.length = w;
@@ -797,7 +813,9 @@ export class IopfCore implements GroupWork {
    * LATE_IGNORED when the caller gets 0, -errno when it gets an error. */
   private traceLate(group: IopfGroup, source: number, code: number): void {
     const f = group.lastFault;
-    this.env.tracer.emit(TraceKind.RESPONSE_SEND, group.dev, pasidOf(f), f.grpid, group.id, code, source);
+    // The trace names the 9-bit PCIe PRG index, as the drivers' responses do (AMD's grpid is its
+    // 10-bit PPR tag under amd-grpid-last-bit: the last bit sits above the index).
+    this.env.tracer.emit(TraceKind.RESPONSE_SEND, group.dev, pasidOf(f), f.grpid & 0x1ff, group.id, code, source);
   }
 
   /**

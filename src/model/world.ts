@@ -407,6 +407,9 @@ export class World {
         return;
       }
       this.destroyWaits.delete(f);
+      // A replace may have put a PASID on the object while its users were being detached: the
+      // VMM detaches that one too before IOMMU_DESTROY (the object has no user when it goes).
+      if (this.detachUsersOf(f) > 0) return;
       this.destroyFault(f, this.scenario.iommufd.faults[f]!.name);
     });
 
@@ -536,6 +539,21 @@ export class World {
     return r.id;
   }
 
+  /** Before IOMMU_DESTROY of fault object `f`: the VMM detaches every PASID still on it, each
+   * through the driver's drain and flush as an iommufd_detach does; the destroy follows the last
+   * (kDestroyDrained). Returns how many detaches began. */
+  private detachUsersOf(f: number): number {
+    let detaching = 0;
+    for (const b of this.bindings) {
+      if (b.iommufd?.fault !== f || b.state !== BindState.BOUND) continue;
+      for (let w = 0; w < this.workloads.length; w++) if (this.workloadPair[w] === b) this.workloads[w]!.stop();
+      this.beginIommufdDetach(b, this.kDestroyDrained);
+      detaching++;
+    }
+    if (detaching > 0) this.destroyWaits.set(f, (this.destroyWaits.get(f) ?? 0) + detaching);
+    return detaching;
+  }
+
   /** IOMMU_HWPT_ALLOC as a VMM may see it fail (a fault object id it destroyed: -ENOENT). */
   private tryHwptFor(idevId: number, fault: number): { ret: number; id: number } {
     const r = this.iommufd.hwptAlloc({
@@ -655,17 +673,22 @@ export class World {
           pasids.push(b.pasid);
           for (let w = 0; w < this.workloads.length; w++) if (this.workloadPair[w] === b) this.workloads[w]!.stop();
         } else {
-          // Every PASID the device may still send under: attached ones, and ones whose unbind is
-          // still stopping (their requests may be on the link or in the queue).
+          // Every PASID the device may still send under: attached ones, ones whose unbind is
+          // still stopping (their requests may be on the link or in the queue), and ones already
+          // detached whose accesses the function still carries on (an iommufd detach does not stop
+          // the function: its requests fail the hardware's checks or find no handler).
           for (const b of this.bindings) if (b.dev === dev && b.state !== BindState.UNBOUND && !pasids.includes(b.pasid)) pasids.push(b.pasid);
+          for (const p of this.devices[dev]!.pasidsInUse()) if (p >= 0 && !pasids.includes(p)) pasids.push(p);
           pasids.push(-1);
           for (let w = 0; w < this.workloads.length; w++) if (this.workloadPair[w]!.dev === dev) this.workloads[w]!.stop();
         }
         const op: FlushAction = { dev, pasid: proc >= 0 ? pasids[0]! : -1, waiting: pasids.length, pasids, polls: 0 };
         for (const p of pasids) {
-          // A PASID whose unbind is stopping it gets its Stop Marker from that unbind.
+          // A PASID whose unbind is stopping it gets its Stop Marker from that unbind; one no
+          // longer attached gets none (the function only finishes what it has outstanding).
           const stopping = this.bindings.some((b) => b.dev === dev && b.pasid === p && b.state === BindState.STOPPING);
-          this.devices[dev]!.stopPasid(p, !stopping, { kind: this.kFlushQuiet, a: i, b: 0, payload: op });
+          const bound = this.bindings.some((b) => b.dev === dev && b.pasid === p && b.state === BindState.BOUND);
+          this.devices[dev]!.stopPasid(p, bound && !stopping, { kind: this.kFlushQuiet, a: i, b: 0, payload: op });
         }
         break;
       }
@@ -685,15 +708,7 @@ export class World {
         // through the driver's drain and flush of the PASID as an iommufd_detach does (a detach
         // without them leaves the PASID's partial faults listed, and a later group of another
         // PASID on the same PRG index gathers them: CORE.GROUP.ONE_PASID), then destroys.
-        let detaching = 0;
-        for (const b of this.bindings) {
-          if (b.iommufd?.fault !== f || b.state !== BindState.BOUND) continue;
-          for (let w = 0; w < this.workloads.length; w++) if (this.workloadPair[w] === b) this.workloads[w]!.stop();
-          this.beginIommufdDetach(b, this.kDestroyDrained);
-          detaching++;
-        }
-        if (detaching > 0) this.destroyWaits.set(f, (this.destroyWaits.get(f) ?? 0) + detaching);
-        else this.destroyFault(f, a.fault);
+        if (this.detachUsersOf(f) === 0) this.destroyFault(f, a.fault);
         break;
       }
       case 'iommufd_detach': {

@@ -585,6 +585,13 @@ export class PciFunction implements DeviceView {
     if ((this.active.get(pasid) ?? 0) === 0) this.pasidQuiet(pasid);
   }
 
+  /** The PASIDs (-1: none) under which an access of the function is not done yet. */
+  pasidsInUse(): number[] {
+    const out: number[] = [];
+    for (const [pasid, n] of this.active) if (n > 0) out.push(pasid);
+    return out;
+  }
+
   /** Allow `pasid` again (a new bind, possibly PASID reuse by another address space). */
   startPasid(pasid: number): void {
     this.stoppedPasids.delete(pasid);

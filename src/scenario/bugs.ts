@@ -14,6 +14,12 @@ export interface BugVariant {
   rule: string;
   /** The IOMMU family whose driver has the bug (unset: the core or iommufd, every family). */
   family?: 'vtd' | 'smmuv3' | 'amd';
+  /** Where a kernel profile that contains the variant reaches it by another path than
+   * `scenario` (path as `scenario`; profiles not named use `scenario`). */
+  profileScenarios?: Readonly<Record<string, string>>;
+  /** Switches (forms) under which the variant's code does not run at all: a profile with one of
+   * them shows nothing of it (`explore --generate --bug` does not draw such profiles). */
+  inertWith?: readonly string[];
 }
 
 export const BUGS: readonly BugVariant[] = [
@@ -38,6 +44,8 @@ export const BUGS: readonly BugVariant[] = [
     source: 'seed patch v4 09/10, drivers/iommu/io-pgfault.c iopf_queue_flush_dev(dev, pasid): the partial-list walk breaks at the first other PASID (reference linux-iopf §5)',
     scenario: 'scenarios/flush-partial-interleaved.yaml',
     rule: 'CORE.FLUSH.NOTHING_PENDING',
+    // A flush that only waits for the workqueue walks no partial list.
+    inertWith: ['flush-workqueue-only'],
   },
   {
     name: 'no-pending-warning-response',
@@ -104,6 +112,18 @@ export const BUGS: readonly BugVariant[] = [
     family: 'amd',
   },
   {
+    name: 'gather-ignores-pasid',
+    summary:
+      'the core keys partial faults by grpid alone: a group gathers the listed partials of another PASID with its PRG index, and the partials of a group answered at report time (its PASID lost its handler) stay listed for a later group of that index to gather',
+    source:
+      'drivers/iommu/io-pgfault.c iopf_group_alloc (mainline; v6.7 iommu_queue_iopf): partials matched on prm.grpid only; iommu_report_device_fault\'s error response leaves the partial list alone (reference linux-iopf §3 step 5, observation b)',
+    scenario: 'scenarios/gather-other-pasid.yaml',
+    rule: 'CORE.GROUP.ONE_PASID',
+    // v6.9/v6.7 free a handler-less PRG's partials at its last request (iommu_queue_iopf's
+    // cleanup); theirs are left by a detach whose flush only waits for the workqueue.
+    profileScenarios: { 'v6.9': 'scenarios/flush-partial-interleaved.yaml', 'v6.7': 'scenarios/flush-partial-interleaved.yaml' },
+  },
+  {
     name: 'iommufd-replace-new-hwpt',
     summary:
       'iommufd replace answers the old attachment\'s groups through the new hwpt\'s fault object: onto a hwpt without one, or with another one, they are never answered',
@@ -115,3 +135,8 @@ export const BUGS: readonly BugVariant[] = [
 ];
 
 export const BUG_NAMES: readonly string[] = BUGS.map((b) => b.name);
+
+/** The shipped scenario on which kernel profile `profile` (containing `b`) shows it. */
+export function bugScenarioFor(b: BugVariant, profile: string): string {
+  return b.profileScenarios?.[profile] ?? b.scenario;
+}

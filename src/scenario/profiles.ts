@@ -129,7 +129,7 @@ export const PROFILES: readonly Profile[] = [
     name: 'reference',
     code: 'none: every known bug fixed',
     summary:
-      "what the checker's rules demand: the seed's per-PASID flush with its walk fixed, one error response per group, responses by the group's own pending node, PASID in responses per the device's bit, codes mapped to PCIe codes",
+      "what the checker's rules demand: the seed's per-PASID flush with its walk fixed, partial faults gathered by (PASID, PRG index), one error response per group, responses by the group's own pending node, PASID in responses per the device's bit, codes mapped to PCIe codes",
     switches: [],
   },
   {
@@ -145,6 +145,7 @@ export const PROFILES: readonly Profile[] = [
       'amd-complete-ppr-raw',
       'amd-grpid-last-bit',
       'iommufd-replace-new-hwpt',
+      'gather-ignores-pasid',
       Forms.FLUSH_WORKQUEUE_ONLY,
       Forms.SMMUV3_PRI_DENY,
       Forms.SMMUV3_REMOVE_PASID_NO_FLUSH,
@@ -161,6 +162,7 @@ export const PROFILES: readonly Profile[] = [
       'no-pending-warning-response',
       'vtd-response-pasid-always',
       'vtd-resp-code-raw',
+      'gather-ignores-pasid',
       Forms.NO_IOMMUFD_AUTO_RESPONSE,
       Forms.SMMUV3_PRI_DENY,
       Forms.SMMUV3_REMOVE_PASID_NO_FLUSH,
@@ -175,6 +177,7 @@ export const PROFILES: readonly Profile[] = [
     // kernels answers FAILURE (no abort group, no iommufd), so it is not a defect they show.
     switches: [
       'vtd-response-pasid-always',
+      'gather-ignores-pasid',
       Forms.FLUSH_WORKQUEUE_ONLY,
       Forms.PENDING_COPIES,
       Forms.DRIVER_ANSWERS_REPORT_ERRORS,
@@ -191,6 +194,7 @@ export const PROFILES: readonly Profile[] = [
       'every last request queued, the domain looked up by the work (INVALID from the workqueue when none), pending copies, flush under dev->iommu->lock, remove without the pending check',
     switches: [
       'vtd-response-pasid-always',
+      'gather-ignores-pasid',
       Forms.FLUSH_WORKQUEUE_ONLY,
       Forms.FLUSH_UNDER_DEV_LOCK,
       Forms.PENDING_COPIES,

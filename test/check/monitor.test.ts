@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { Monitor, type MonitorOptions } from '../../src/check/monitor.js';
 import { RULES, RULE_IDS } from '../../src/check/rules/index.js';
 import { BASE_OPTS, CASES, E, group, seq, type Ev } from './cases.js';
+import { KIND_BY_NAME } from '../../src/trace/events.js';
 
 function run(events: Ev[], opts: Partial<MonitorOptions> = {}): Monitor {
   const m = new Monitor({ ...BASE_OPTS, ...opts });
@@ -156,5 +157,75 @@ describe('Monitor modes and bookkeeping', () => {
     expect(() => {
       m.onEvent(0, 0, 9, 1, 1, 1, 5, 0);
     }).toThrow(RangeError);
+  });
+});
+
+describe('CORE.GROUP.ONE_PASID and CORE.GROUP.EVERY_REQUEST: which listed partials a group gathered', () => {
+  const R = 1;
+  const L = 4;
+  const P = 32;
+  /** A partial fault of PASID 2 on PRG index 3, its PRG ended by the hardware (L=1 refused). */
+  const stale = (): Ev[] => [
+    E(0, 'page_request', { dev: 0, pasid: 2, prgi: 3, req: 1, flags: R | P }),
+    E(0, 'queue_write', { dev: 0, pasid: 2, prgi: 3, req: 1, iommu: 0, depth: 1 }),
+    E(0, 'fault_report', { dev: 0, pasid: 2, prgi: 3, req: 1, result: 0, flags: R | P }),
+    E(0, 'partial_add', { dev: 0, pasid: 2, prgi: 3, req: 1 }),
+    E(0, 'page_request', { dev: 0, pasid: 2, prgi: 3, req: 2, flags: R | P | L }),
+    E(0, 'queue_drop', { dev: 0, pasid: 2, prgi: 3, req: 2, iommu: 0, flags: R | P | L }),
+    E(0, 'auto_response', { dev: 0, pasid: 2, prgi: 3, req: 2, code: 1, resp_pasid: 2 }),
+    E(0, 'response_recv', { dev: 0, pasid: 2, prgi: 3, code: 1, outcome: 0 }),
+  ];
+  const broken = (m: Monitor): string[] => [...new Set(m.violations().map((v) => v.rule))];
+  const FORM = KIND_BY_NAME.get('group_form');
+  const START = KIND_BY_NAME.get('handler_start');
+  /** The group's events with a gathered partial fault more: its GROUP_FORM counts it and the SVA
+   * handler resolves it first. */
+  const gathering = (evs: Ev[], req: number): Ev[] =>
+    evs.flatMap((e) =>
+      e[1] === FORM
+        ? [[e[0], e[1], e[2], e[3], e[4], e[5], e[6] + 1, e[7]] as Ev]
+        : e[1] === START
+          ? [e, E(e[0], 'handler_fault', { dev: 0, pasid: e[3], prgi: 3, group: e[5], req, code: 0 })]
+          : [e],
+    );
+
+  it('the contract: a group of PASID 1 leaves the listed partial of PASID 2 alone — neither rule fires, both are exercised', () => {
+    // The later flush of PASID 2 frees it (the seed's partial walk).
+    const m = run(
+      seq(
+        stale(),
+        group(0, { pasid: 1, prgi: 3, reqs: [3, 4], group: 5 }),
+        E(0, 'flush_begin', { dev: 0, pasid: 2 }),
+        E(0, 'partial_free', { dev: 0, pasid: 2, prgi: 3, req: 1, reason: 1 }),
+        E(0, 'flush_end', { dev: 0, pasid: 2, result: 0 }),
+      ),
+    );
+    expect(broken(m)).toEqual([]);
+    expect(m.rulesExercised()).toEqual(expect.arrayContaining(['CORE.GROUP.ONE_PASID', 'CORE.GROUP.EVERY_REQUEST']));
+  });
+
+  it('a core matching grpid alone: the group holds the partial of PASID 2 too — ONE_PASID fires, EVERY_REQUEST does not', () => {
+    const g = gathering(group(0, { pasid: 1, prgi: 3, reqs: [3, 4], group: 5 }), 1);
+    const m = run(seq(stale(), g));
+    expect(broken(m)).toEqual(['CORE.GROUP.ONE_PASID']);
+    expect(m.violations()[0]!.detail).toContain('gathers the partial fault of device 0 PASID 2 PRG index 3');
+  });
+
+  it('a group that drops a listed partial of its own PASID breaks EVERY_REQUEST, whatever other PASIDs list', () => {
+    const own = [
+      E(0, 'page_request', { dev: 0, pasid: 1, prgi: 3, req: 6, flags: R | P }),
+      E(0, 'queue_write', { dev: 0, pasid: 1, prgi: 3, req: 6, iommu: 0, depth: 1 }),
+      E(0, 'fault_report', { dev: 0, pasid: 1, prgi: 3, req: 6, result: 0, flags: R | P }),
+      E(0, 'partial_add', { dev: 0, pasid: 1, prgi: 3, req: 6 }),
+    ];
+    // One partial of PASID 1 and one of PASID 2 listed; the group of PASID 1 (last request 8)
+    // holds 2 faults: its last and one partial — which one the trace cannot tell, and 2 = own + 1
+    // is the contract's size.
+    const ok = run(seq(stale(), own, gathering(group(0, { pasid: 1, prgi: 3, reqs: [8], group: 5 }), 6)));
+    expect(broken(ok)).toEqual([]);
+    // One fault only: its own listed partial neither joined nor was freed.
+    const bad = run(seq(stale(), own, group(0, { pasid: 1, prgi: 3, reqs: [8], group: 5 })));
+    expect(broken(bad)).toContain('CORE.GROUP.EVERY_REQUEST');
+    expect(broken(bad)).not.toContain('CORE.GROUP.ONE_PASID');
   });
 });

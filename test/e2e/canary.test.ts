@@ -9,6 +9,7 @@ import { describe, expect, it, beforeAll } from 'vitest';
 import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { BUGS, simulate } from '../../src/api.js';
+import { bugScenarioFor } from '../../src/scenario/bugs.js';
 import { loadScenario } from '../../src/scenario/files.js';
 import { ruleById } from '../../src/check/rules/index.js';
 import { PROFILES, profilesWith } from '../../src/scenario/profiles.js';
@@ -39,8 +40,9 @@ describe('bug canary: each variant breaks its rule on its scenario at seed 1', (
 
   for (const b of BUGS) {
     for (const p of profilesWith(b.name)) {
-      it(`${b.name}: caught under --kernel ${p}, which contains it, on ${b.scenario}`, () => {
-        const r = simulate(scenarioOf(b.scenario), { seed: 1, kernel: p }).report;
+      const where = bugScenarioFor(b, p);
+      it(`${b.name}: caught under --kernel ${p}, which contains it, on ${where}`, () => {
+        const r = simulate(scenarioOf(where), { seed: 1, kernel: p }).report;
         expect(r.kernel).toBe(p);
         expect(r.violations.map((v) => v.rule)).toContain(b.rule);
       });

@@ -95,3 +95,60 @@ describe('iopf shrink', () => {
     expect(counterexample(l.value, { seed: 1 })).toBeUndefined();
   });
 });
+
+describe('the counterexample follows what the violation is about', () => {
+  const shipped = (name: string): ReturnType<typeof loadDoc> => loadDoc(docOf(`scenarios/${name}.yaml`), name);
+
+  it("CE.GATHERED_PARTIAL: CORE.GROUP.ONE_PASID's story holds the other PASID's partial fault, the answer that ended its PRG, and the group's closing request", () => {
+    const l = shipped('gather-other-pasid');
+    if (!l.ok) throw new Error('no load');
+    const c = counterexample(l.value, { seed: 1, bugs: ['gather-ignores-pasid'], rule: 'CORE.GROUP.ONE_PASID' });
+    expect(c).toBeDefined();
+    if (c === undefined) return;
+    const m = /PASID (\d+) PRG index (\d+)$/.exec(c.where);
+    expect(m).not.toBeNull();
+    const [, groupPasid, prgi] = m!;
+    const other = groupPasid === '1' ? '2' : '1';
+    const text = c.steps.map((s) => s.text);
+    // The partial of the other PASID: sent, kept on the partial list.
+    expect(text.some((t) => t.includes(`sends Page Request PASID ${other} PRG index ${prgi} L=0`))).toBe(true);
+    expect(text.some((t) => t.includes(`PASID ${other} PRG index ${prgi} (L=0) kept on the partial list`))).toBe(true);
+    // Its PRG ended (here: the core's error response once the PASID lost its handler) and the
+    // function saw the answer, which freed the PRG index.
+    expect(text.some((t) => t.includes(`receives the response for PRG index ${prgi} (PASID ${other})`))).toBe(true);
+    // The replace that took the handler away.
+    expect(text.some((t) => t.includes(`IOMMU_HWPT_REPLACE of 00:09.0 PASID ${other}`))).toBe(true);
+    // The group's closing request and the group that gathered.
+    expect(text.some((t) => t.includes(`sends Page Request PASID ${groupPasid} PRG index ${prgi} L=1`))).toBe(true);
+    expect(text[text.length - 2]).toMatch(new RegExp(`L=1 for 00:09\\.0 PASID ${groupPasid} PRG index ${prgi} forms an iopf_group`));
+    // Only the group's closing request of its own: its partial faults are not the story.
+    expect(text.filter((t) => t.includes(`sends Page Request PASID ${groupPasid} PRG index ${prgi} L=0`))).toEqual([]);
+    expect(c.steps.length).toBeLessThanOrEqual(30);
+  });
+
+  it('CE.IN_FLIGHT_LEFT_OUT: a host-side rule broken at a group\'s first requests leaves out its requests still on the link', () => {
+    // No handler on the PASID: mainline answers each request of a 16-page group (bug
+    // error-response-per-request); the second answer breaks HOST.RESP.ONE_PER_GROUP.
+    const l = shipped('no-handler-pasid');
+    if (!l.ok) throw new Error('no load');
+    const c = counterexample(l.value, { seed: 1, bugs: ['error-response-per-request'], rule: 'HOST.RESP.ONE_PER_GROUP' });
+    expect(c).toBeDefined();
+    if (c === undefined) return;
+    const sends = c.steps.filter((s) => s.kind === 'page_request').length;
+    const reports = c.steps.filter((s) => s.kind === 'fault_report').length;
+    // Every request shown was reported (or is the group's subject): none merely in flight.
+    expect(sends).toBeLessThanOrEqual(reports + 1);
+    expect(c.steps.length).toBeLessThanOrEqual(30);
+  });
+
+  it('SHRINK.TRUNCATE: traffic and actions after the violation are cut first (the run up to it is the same)', () => {
+    const d = docOf('scenarios/remove-while-handling.yaml') as unknown as { workloads: { accesses: number }[]; actions?: unknown[] };
+    // Each try is two runs (with the bug, and without it): the input, then the truncated input.
+    const s = shrink({ doc: d as unknown as ScenarioInput, seed: 1, bugs: ['remove-frees-live-group'], maxRuns: 4 });
+    expect(s.runs).toBe(4);
+    expect(s.steps).toBe(1);
+    const before = d.workloads.reduce((x, w) => x + w.accesses, 0);
+    const after = (s.doc as unknown as { workloads: { accesses: number }[] }).workloads.reduce((x, w) => x + w.accesses, 0);
+    expect(after).toBeLessThan(before);
+  });
+});

@@ -82,8 +82,21 @@ describe('iopf core: reporting (§3)', () => {
     conserved(h);
   });
 
-  it('report: partials of another PASID with the same grpid are merged (observation b)', () => {
+  it('report: a group gathers the partials of its own PRG only — same grpid and PASID (contract)', () => {
     const { h, dom } = setup();
+    h.core.attach(0, 2, handleFor(new HoldingDomain()));
+    const other = mkFault({ pasid: 2, grpid: 5, last: false });
+    const own = mkFault({ pasid: 1, grpid: 5, last: false });
+    const last = mkFault({ pasid: 1, grpid: 5 });
+    for (const f of [other, own, last]) expect(h.core.reportDeviceFault(0, f)).toBe(0);
+    expect(dom.groups[0]!.faults).toEqual([own, last]);
+    expect(h.core.partialFaults(0)).toEqual([other]);
+    expect(h.rec.of(TraceKind.GROUP_FORM)[0]!.f[4]).toBe(2);
+    conserved(h);
+  });
+
+  it('report with bug gather-ignores-pasid: partials of another PASID with the same grpid are merged (observation b)', () => {
+    const { h, dom } = setup({ bugs: ['gather-ignores-pasid'] });
     h.core.attach(0, 2, handleFor(new HoldingDomain()));
     const other = mkFault({ pasid: 2, grpid: 5, last: false });
     const last = mkFault({ pasid: 1, grpid: 5 });
@@ -91,6 +104,43 @@ describe('iopf core: reporting (§3)', () => {
     h.core.reportDeviceFault(0, last);
     expect(dom.groups[0]!.faults).toEqual([other, last]);
     expect(h.core.partialFaults(0)).toHaveLength(0);
+  });
+
+  it("report: the error response to a handler-less PRG frees that PRG's partials, not another PASID's with its grpid", () => {
+    const { h, drv } = setup();
+    h.core.attach(0, 2, handleFor(new HoldingDomain()));
+    const own = mkFault({ pasid: 1, grpid: 6, last: false });
+    const other = mkFault({ pasid: 2, grpid: 6, last: false });
+    for (const f of [own, other]) expect(h.core.reportDeviceFault(0, f)).toBe(0);
+    // PASID 1 loses its handler (a replace onto a domain without one) before its last request.
+    h.core.detach(0, 1);
+    expect(h.core.reportDeviceFault(0, mkFault({ pasid: 1, grpid: 6 }))).toBe(err('EINVAL'));
+    expect(drv.sent).toHaveLength(1);
+    expect(h.core.partialFaults(0)).toEqual([other]);
+    const freed = h.rec.of(TraceKind.PARTIAL_FREE);
+    expect(freed.map((e) => [e.f[1], e.f[4]])).toEqual([[1, PartialFree.ANSWERED]]);
+    conserved(h);
+  });
+
+  it('report with bug gather-ignores-pasid: the error response leaves the PRG\'s partials listed', () => {
+    const { h } = setup({ bugs: ['gather-ignores-pasid'] });
+    const own = mkFault({ pasid: 1, grpid: 6, last: false });
+    expect(h.core.reportDeviceFault(0, own)).toBe(0);
+    h.core.detach(0, 1);
+    expect(h.core.reportDeviceFault(0, mkFault({ pasid: 1, grpid: 6 }))).toBe(err('EINVAL'));
+    expect(h.core.partialFaults(0)).toEqual([own]);
+    expect(h.rec.of(TraceKind.PARTIAL_FREE)).toHaveLength(0);
+  });
+
+  it("response: a late answer is traced with the 9-bit PRG index, also for AMD's 10-bit grpid (bug amd-grpid-last-bit: the last bit above it)", () => {
+    const { h, dom } = setup();
+    expect(h.core.reportDeviceFault(0, mkFault({ grpid: 0x205 }))).toBe(0);
+    const g = dom.groups[0]!;
+    h.core.groupResponse(g, RespCode.SUCCESS);
+    h.core.groupResponse(g, RespCode.SUCCESS); // late: the group is no longer pending
+    const sent = h.rec.of(TraceKind.RESPONSE_SEND);
+    expect(sent.length).toBeGreaterThanOrEqual(1);
+    expect(sent[sent.length - 1]!.f[2]).toBe(5);
   });
 
   it('report: a group is linked pending and the group holds a reference on the fault parameters', () => {

@@ -312,54 +312,49 @@ export const CORE_RULES: readonly RuleDef[] = [
   defineRule({
     id: 'CORE.GROUP.EVERY_REQUEST',
     side: 'kernel',
-    source: 'iommu_report_device_fault() steps 4-5 (partial list, group gathered by grpid); linux-iopf §3',
+    source: 'iommu_report_device_fault() steps 4-5 (partial list, group gathered from it); linux-iopf §3',
     statement:
-      'Every request that reached the core is, per group, handled in its group, answered, or dropped with a reason: a group formed for (device, grpid) holds its last request and every partial fault of that grpid still listed — no more, no fewer.',
+      "Every request that reached the core is, per group, handled in its group, answered, or dropped with a reason: a group formed for (device, PASID, grpid) holds its last request and every partial fault of that PASID and grpid still listed — no more, no fewer (a core that matches grpid alone may add the listed ones of other PASIDs, all of them: CORE.GROUP.ONE_PASID's matter).",
     mode: 'full',
     ftrace: false,
     on: [T.GROUP_FORM],
     check: (st, v) => ({
       onEvent(_k, dev, pasid, grpid, _group, count) {
         v.mark();
-        // The partials the core lists for this grpid (any PASID: the core gathers by grpid), seen
-        // before the shared state moves them into the group.
-        let listed = 0;
-        const list = st.partialsBySlot.get(st.slot);
-        if (list !== undefined) {
-          for (const req of list) {
-            const p = st.partials.get(req);
-            if (p !== undefined && p.dev === dev && p.grpid === grpid) listed++;
-          }
-        }
-        if (count !== listed + 1) {
-          v.violate(
-            count < listed + 1
-              ? `${groupName(dev, pasid, grpid)} (grpid ${grpid}) holds ${count} faults: ${listed + 1 - count} of its ${listed} listed partial faults neither joined it nor were freed with a reason`
-              : `${groupName(dev, pasid, grpid)} (grpid ${grpid}) holds ${count} faults, but only ${listed} partial faults were listed for it`,
-          );
-        }
+        // The partials listed for this PRG, seen before the shared state moves them into the group.
+        const { same, other } = st.gatherable(dev, pasid, grpid);
+        if (count === same + 1 || (other > 0 && count === same + other + 1)) return;
+        v.violate(
+          count < same + 1
+            ? `${groupName(dev, pasid, grpid)} (grpid ${grpid}) holds ${count} faults: ${same + 1 - count} of its ${same} listed partial faults neither joined it nor were freed with a reason`
+            : `${groupName(dev, pasid, grpid)} (grpid ${grpid}) holds ${count} faults, but only ${same} partial faults were listed for it${other > 0 ? ` (and ${other} of other PASIDs with its grpid)` : ''}`,
+        );
       },
     }),
   }),
   defineRule({
     id: 'CORE.GROUP.ONE_PASID',
     side: 'kernel',
-    source: 'iommu_report_device_fault() step 5 (partials gathered by grpid, PASID not compared); linux-iopf §3 observation (b)',
+    source: 'iommu_report_device_fault() step 5 (every kernel gathers partials by grpid, PASID not compared); linux-iopf §3 observation (b)',
     statement: "Every fault gathered into a group has the group's PASID (no partial of another PASID joins it).",
     mode: 'full',
     ftrace: false,
     on: [T.GROUP_FORM],
     check: (st, v) => ({
-      onEvent(_k, dev, pasid, grpid) {
+      onEvent(_k, dev, pasid, grpid, _group, count) {
         v.mark();
+        // Listed partials of another PASID with this grpid joined iff the group holds them all
+        // (linux-iopf §3 step 5, observation b); the contract leaves them listed.
+        const { same, other } = st.gatherable(dev, pasid, grpid);
+        if (other === 0 || count !== same + other + 1) return;
         const set = st.partialsBySlot.get(st.slot);
         if (set === undefined) return;
         const prgi = prgiOfGrpid(grpid);
         for (const req of set) {
           const p = st.partials.get(req);
-          // linux-iopf §3 step 5, observation (b): a partial of another PASID joins the group.
           if (p !== undefined && p.dev === dev && p.prgi === prgi && p.grpid === grpid && p.pasid !== pasid) {
-            v.violate(`${groupName(dev, pasid, prgi)} gathers ${partialName(dev, p.pasid, p.prgi)}`);
+            // The subject names the partial that joined (the counterexample follows its PRG).
+            v.violate(`${groupName(dev, pasid, prgi)} gathers ${partialName(dev, p.pasid, p.prgi)}`, true, { dev, pasid: p.pasid, prgi, req });
           }
         }
       },

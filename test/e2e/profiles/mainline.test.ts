@@ -1,6 +1,6 @@
 /** Kernel profile `mainline`: every shipped scenario at seeds 1–3, outcome pinned (./outcomes.ts). */
 import { describe, expect, it } from 'vitest';
-import { BUGS } from '../../../src/scenario/bugs.js';
+import { BUGS, bugScenarioFor } from '../../../src/scenario/bugs.js';
 import { profilesWith } from '../../../src/scenario/profiles.js';
 import { OUTCOMES, pinOutcomes } from './outcomes.js';
 
@@ -15,7 +15,8 @@ describe('PROFILE.MAINLINE_DEFECTS: mainline shows its known defects where a sce
   });
   it('each bug switch of mainline is caught on its own scenario', () => {
     for (const b of BUGS.filter((x) => profilesWith(x.name).includes('mainline'))) {
-      const ref = b.scenario === 'default' ? 'default' : b.scenario.replace(/^scenarios\/(.*)\.yaml$/, '$1');
+      const file = bugScenarioFor(b, 'mainline');
+      const ref = file === 'default' ? 'default' : file.replace(/^scenarios\/(.*)\.yaml$/, '$1');
       expect(OUTCOMES[ref]!.mainline[0].split(' '), b.name).toContain(b.rule);
     }
   });

@@ -66,6 +66,19 @@ export const OUTCOMES: Record<string, Record<ProfileName, [string, string, strin
     'v6.9': same('0'),
     'v6.7': same('0'),
   },
+  'gather-other-pasid': {
+    reference: same('0'),
+    mainline: [
+      '1 CORE.GROUP.ONE_PASID HOST.RESP.ONE_PER_GROUP HOST.RESP.PASID_IFF_REQUIRED PRI.RESP.UPRGI',
+      '1 CORE.GROUP.ONE_PASID HOST.RESP.ONE_PER_GROUP HOST.RESP.PASID_IFF_REQUIRED PRI.RESP.UPRGI',
+      '1 CORE.GROUP.ONE_PASID HOST.RESP.ONE_PER_GROUP HOST.RESP.PASID_IFF_REQUIRED IOMMUFD.DETACH.AUTO_RESPONSE PRI.RESP.UPRGI',
+    ],
+    seed: same('1 CORE.GROUP.ONE_PASID'),
+    // Their report path frees the partials of a last request it cannot queue (iommu_queue_iopf's
+    // cleanup, by grpid): A's are gone before a group of B meets its PRG index.
+    'v6.9': same('0'),
+    'v6.7': same('0'),
+  },
   'iommufd-after-flush': {
     reference: same('0'),
     mainline: same('1 HOST.RESP.PASID_IFF_REQUIRED PRI.RESP.PASID_FORM'),

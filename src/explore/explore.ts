@@ -40,7 +40,13 @@ export function generatorOptions(bugs: readonly string[], gen: GenerateOptions =
     gen.kernel === undefined && bugs.length > 0
       ? [...new Set([...bugs.flatMap((b) => profilesWith(b)), ...variants.flatMap((b) => (b.inertWith ?? []).flatMap((f) => profilesWith(f)))])]
       : [];
-  return avoid.length > 0 ? { ...gen, avoidKernels: avoid } : gen;
+  // A driver's bug is looked for behind that driver's IOMMU (when every variant names one).
+  const families = [...new Set(variants.map((b) => b.family))];
+  const family = gen.family ?? (families.length === 1 && families[0] !== undefined ? families[0] : undefined);
+  const out: GenerateOptions = { ...gen };
+  if (avoid.length > 0) out.avoidKernels = avoid;
+  if (family !== undefined) out.family = family;
+  return out;
 }
 
 /** One try: generate scenario `seed`, run it, and say whether it is a finding. */

@@ -24,6 +24,8 @@ export interface GenerateOptions {
   kernel?: string;
   /** Profiles not to draw (those that already contain a bug being looked for). */
   avoidKernels?: readonly string[];
+  /** The IOMMU family of every generated scenario (a driver's bug is looked for behind it). */
+  family?: 'vtd' | 'smmuv3' | 'amd';
 }
 
 export interface Generated {
@@ -193,10 +195,49 @@ function drawTeardownMidGroup(
   return true;
 }
 
+/**
+ * A second motif: a VMM tears down the PASIDs of two attachments at once — both on one fault
+ * object, whose fd it closes and which it destroys (IOMMU_DESTROY detaches every user first, each
+ * through the driver's drain) — just as each has a request on its way, and after every other
+ * traffic of the scenario is over. Concurrent drains of one IOMMU, on a queue that then stays
+ * quiet: what a drain waiting for the driver thread's next run needs to be woken by (VT-d
+ * prq_complete). From its own stream; the attachments keep their traffic before it.
+ */
+function drawQuietTeardown(
+  m: Draw,
+  pairs: Pair[],
+  allocation: readonly number[],
+  faults: Record<string, unknown>[],
+  workloads: Record<string, unknown>[],
+  actions: Record<string, unknown>[],
+  horizon: number,
+): void {
+  if (!m.chance(1, 2)) return;
+  const ifd = pairs.filter((p) => p.kind === 'iommufd');
+  if (ifd.length < 2) return;
+  const a = m.pick(ifd);
+  const b = m.pick(ifd.filter((p) => p !== a));
+  const name = `fq${faults.length}`;
+  faults.push({ name, read_batch: m.pick([1, 16]), policy: 'success' });
+  a.fault = name;
+  b.fault = name;
+  // Well after the rest: every workload's span, stalls included, is over by then.
+  const t = 4 * horizon + 2_000_000;
+  for (const p of [a, b]) {
+    const alloc = allocation[Number(p.dev.slice(3))]!;
+    const sizes = [1, 2, 4, 8].filter((g) => g <= alloc);
+    workloads.push({ device: p.dev, process: p.proc, rate_per_us: 1, accesses: m.int(1, 2), prg_pages: sizes.length > 0 ? m.pick(sizes) : 1, start_ns: t });
+  }
+  actions.push({ op: 'iommufd_close', at_ns: t, fault: name });
+  actions.push({ op: 'iommufd_destroy', at_ns: t + m.int(1000, 3000), fault: name });
+}
+
 /** Draw one scenario document from `seed`. */
 export function generateDoc(seed: number, opts: GenerateOptions = {}): ScenarioInput {
   const d = new Draw(new Rng(seed, 'generate'));
-  const family = d.pick(iommuFamilies()) as 'vtd' | 'smmuv3' | 'amd';
+  // One draw either way: with a family given, the rest of the seed's draws keep their place.
+  const drawn = d.pick(iommuFamilies()) as 'vtd' | 'smmuv3' | 'amd';
+  const family = opts.family ?? drawn;
   const allowed = kernelProfiles().filter((k) => !(opts.avoidKernels ?? []).includes(k));
   // The reference is drawn most (one draw either way, so later draws keep their place): it is the
   // contract, and a variant shows best against it — the other profiles carry known defects of
@@ -429,6 +470,8 @@ export function generateDoc(seed: number, opts: GenerateOptions = {}): ScenarioI
   }
   drawFlushes(new Draw(new Rng(seed, 'generate/flush')), pairs, pairSpans, nDev, actions);
   const midGroup = drawTeardownMidGroup(new Draw(new Rng(seed, 'generate/midgroup')), pairs, devices, iommu, workloads, actions, faultNames);
+  // One motif per scenario: the mid-group one, else perhaps the quiet teardown.
+  if (!midGroup) drawQuietTeardown(new Draw(new Rng(seed, 'generate/quiet-teardown')), pairs, allocation, faults, workloads, actions, horizon);
   // A drop-and-close VMM closes its fd on its first read, whenever that is; its fault object is
   // destroyed after the traffic (no draw), so what it abandoned is answered by
   // iommufd_fault_destroy(). IOMMU_DESTROY is refused (-EBUSY) while the fd is open, so the VMM

@@ -124,6 +124,16 @@ export const BUGS: readonly BugVariant[] = [
     profileScenarios: { 'v6.9': 'scenarios/flush-partial-interleaved.yaml', 'v6.7': 'scenarios/flush-partial-interleaved.yaml' },
   },
   {
+    name: 'vtd-drain-wakes-one',
+    summary:
+      'prq_event_thread wakes one waiter of prq_complete per run (complete(), not complete_all()): of two PASID drains of one IOMMU waiting at once, the other sleeps until the next page request — on a quiet IOMMU its detach never returns',
+    source:
+      'drivers/iommu/intel/prq.c prq_event_thread ("if (!completion_done(&iommu->prq_complete)) complete(...)") and intel_drain_pasid_prq (wait_for_completion in prq_retry); v6.7 svm.c the same',
+    scenario: 'scenarios/vtd-concurrent-drains.yaml',
+    rule: 'LIVENESS.ALL_ANSWERED',
+    family: 'vtd',
+  },
+  {
     name: 'iommufd-replace-new-hwpt',
     summary:
       'iommufd replace answers the old attachment\'s groups through the new hwpt\'s fault object: onto a hwpt without one, or with another one, they are never answered',

@@ -142,6 +142,7 @@ export const PROFILES: readonly Profile[] = [
       'remove-frees-live-group',
       'vtd-response-pasid-always',
       'vtd-resp-code-raw',
+      'vtd-drain-wakes-one',
       'amd-complete-ppr-raw',
       'amd-grpid-last-bit',
       'iommufd-replace-new-hwpt',
@@ -163,6 +164,7 @@ export const PROFILES: readonly Profile[] = [
       'vtd-response-pasid-always',
       'vtd-resp-code-raw',
       'gather-ignores-pasid',
+      'vtd-drain-wakes-one',
       Forms.NO_IOMMUFD_AUTO_RESPONSE,
       Forms.SMMUV3_PRI_DENY,
       Forms.SMMUV3_REMOVE_PASID_NO_FLUSH,
@@ -178,6 +180,7 @@ export const PROFILES: readonly Profile[] = [
     switches: [
       'vtd-response-pasid-always',
       'gather-ignores-pasid',
+      'vtd-drain-wakes-one',
       Forms.FLUSH_WORKQUEUE_ONLY,
       Forms.PENDING_COPIES,
       Forms.DRIVER_ANSWERS_REPORT_ERRORS,
@@ -195,6 +198,7 @@ export const PROFILES: readonly Profile[] = [
     switches: [
       'vtd-response-pasid-always',
       'gather-ignores-pasid',
+      'vtd-drain-wakes-one',
       Forms.FLUSH_WORKQUEUE_ONLY,
       Forms.FLUSH_UNDER_DEV_LOCK,
       Forms.PENDING_COPIES,

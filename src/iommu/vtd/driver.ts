@@ -96,6 +96,15 @@ class Completion {
     }
     this.env.sim.after(0, w.kind, w.a, w.b, w.payload);
   }
+  /** The contract's wake-up: every waiter (complete_all() semantics for this round), each of
+   * which re-scans the queue; with none waiting, the count as complete() leaves it. */
+  completeAllWaiting(): void {
+    if (this.waiters.length === 0) {
+      if (this.done === 0) this.done = 1;
+      return;
+    }
+    for (const w of this.waiters.splice(0)) this.env.sim.after(0, w.kind, w.a, w.b, w.payload);
+  }
   wait(cont: Continuation): void {
     if (this.done > 0) {
       this.done--;
@@ -150,6 +159,8 @@ export class VtdIommu implements IommuFrontend {
   /** Completion time of the last page group response submitted to the invalidation queue. */
   private qiDoneAt = 0;
   private readonly kDrain: number;
+  /** Bug vtd-drain-wakes-one: the thread's complete() wakes one waiting drain. */
+  private readonly drainWakesOne: boolean;
 
   // prq_event_thread state
   private threadScheduled = false;
@@ -193,6 +204,7 @@ export class VtdIommu implements IommuFrontend {
   ) {
     this.legacy = env.switches.has(Forms.VTD_SVM_PAGE_RESPONSE);
     this.driverAnswersErrors = env.switches.has(Forms.DRIVER_ANSWERS_REPORT_ERRORS);
+    this.drainWakesOne = env.switches.has('vtd-drain-wakes-one');
     this.rng = env.stream(`vtd${iommuIndex}:driver`);
     this.prqComplete = new Completion(env);
     this.prq = new VtdPrq(env, iommuIndex, deps, () => {
@@ -315,7 +327,12 @@ export class VtdIommu implements IommuFrontend {
       this.deps.discardPartial();
       prq.writePrs(VtdPrsBit.PRO);
     }
-    this.prqComplete.completeIfNotDone();
+    // prq_event_thread ends with complete(&prq_complete) when !completion_done(): it wakes ONE
+    // waiter. Two drains of one IOMMU (PASIDs of different devices torn down at once) can both
+    // wait; the other then sleeps until the next page request interrupt — on a quiet IOMMU, for
+    // ever (bug vtd-drain-wakes-one). The contract wakes every drain waiting (each re-scans).
+    if (this.drainWakesOne) this.prqComplete.completeIfNotDone();
+    else this.prqComplete.completeAllWaiting();
     this.threadRunning = false;
     if (this.threadRerun) {
       this.threadRerun = false;

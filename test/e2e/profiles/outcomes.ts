@@ -158,6 +158,13 @@ export const OUTCOMES: Record<string, Record<ProfileName, [string, string, strin
     'v6.9': same('0'),
     'v6.7': same('0'),
   },
+  'vtd-concurrent-drains': {
+    reference: same('0'),
+    mainline: same('1 HOST.RESP.PASID_IFF_REQUIRED LIVENESS.ALL_ANSWERED PRI.RESP.PASID_FORM'),
+    seed: same('1 HOST.RESP.PASID_IFF_REQUIRED LIVENESS.ALL_ANSWERED PRI.RESP.PASID_FORM'),
+    'v6.9': same('1 HOST.RESP.PASID_IFF_REQUIRED LIVENESS.ALL_ANSWERED PRI.RESP.PASID_FORM'),
+    'v6.7': same('1 HOST.RESP.PASID_IFF_REQUIRED LIVENESS.ALL_ANSWERED PRI.RESP.PASID_FORM'),
+  },
   'vtd-abort': {
     reference: same('0'),
     mainline: same('1 HOST.RESP.CODE_DEFINED'),

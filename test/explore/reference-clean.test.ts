@@ -37,6 +37,7 @@ const SEED: Record<string, number> = {
   'smmuv3-flush-queue-drained': 520,
   'amd-pri-reset-under-traffic': 12268,
   'vtd-device-flush-stopping-pasid': 20630,
+  'vtd-destroy-concurrent-drains': 17489,
 };
 
 function run(name: string, opts: { bugs?: string[]; edit?: (s: Scenario) => Scenario } = {}): ReturnType<typeof simulate> {
@@ -87,6 +88,12 @@ describe('violations generated scenarios found under reference, and their verdic
     const r = run('amd-flush-in-flight');
     expect(r.report.violations).toEqual([]);
     expect(r.report.rules_exercised).toContain('CORE.FLUSH.NO_NEW_FAULTS');
+  });
+
+  it('LIVENESS.ALL_ANSWERED: the PRQ thread wakes every drain waiting for it, so concurrent detaches of one VT-d IOMMU all return (kernel bug vtd-drain-wakes-one: complete() wakes one, and the other detach never returns)', () => {
+    const r = run('vtd-destroy-concurrent-drains');
+    expect(r.report.violations).toEqual([]);
+    expect(rulesOf(run('vtd-destroy-concurrent-drains', { bugs: ['vtd-drain-wakes-one'] }))).toContain('LIVENESS.ALL_ANSWERED');
   });
 
   it('CORE.REMOVE.NO_LIVE_GROUP: remove_device waits until no handler holds a group of the device, also one reported during its flush (model bug)', () => {

@@ -106,8 +106,26 @@ export class Monitor implements TraceSink {
       const check = def.check(this.st, verdict);
       verdict.check = check;
       for (const k of def.on) this.subs[k]!.push(check);
-      if (check.finish !== undefined) this.finishers.push(check);
+      if (check.finish !== undefined) {
+        this.finishers.push(check);
+        this.finisherIsLiveness.push(def.id.startsWith('LIVENESS.'));
+      }
     }
+  }
+
+  /** Per finisher: a liveness rule (what must have happened by the end of a run). */
+  private readonly finisherIsLiveness: boolean[] = [];
+  /**
+   * The run was stopped before it drained (--until-ns, an event or time limit): what had not
+   * happened yet may still have been going to — liveness rules are not judged at finish().
+   */
+  private cutShort = false;
+  stoppedEarly(): void {
+    this.cutShort = true;
+  }
+  /** Whether finish() judged the liveness rules (false after stoppedEarly()). */
+  get livenessJudged(): boolean {
+    return !this.cutShort;
   }
 
   // -------------------------------------------------------------------------------------------
@@ -223,6 +241,6 @@ export class Monitor implements TraceSink {
     const st = this.st;
     st.runDeferred();
     st.now = Math.max(st.now, t);
-    for (const f of this.finishers) f.finish!();
+    for (let i = 0; i < this.finishers.length; i++) if (!(this.cutShort && this.finisherIsLiveness[i]!)) this.finishers[i]!.finish!();
   }
 }

@@ -218,6 +218,9 @@ export function finishRun(p: PreparedRun, stopReason: string, invariant: Invaria
   const { scenario, opts, seed, mode, world, monitor, stats } = p;
   const fam = scenario.iommu.family;
   const untilNs = opts.untilNs ?? scenario.until_ns;
+  // A run stopped before it drained is not judged on liveness (what had not happened yet might
+  // still have), nor one an invariant stopped.
+  if (stopReason !== 'drained') monitor.stoppedEarly();
   const sha = world.tracer.finish();
   const bugs = [...world.bugs];
   const violations: Violation[] = mode === 'off' ? [] : monitor.violations().map((v) => ({ rule: v.rule, time_ns: v.time_ns, detail: v.detail }));

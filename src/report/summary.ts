@@ -67,6 +67,8 @@ export function formatSummary(r: RunReport): string {
       (c.unaccounted === 0 ? '  ✓' : `  ✗ unaccounted ${n(c.unaccounted)}`),
   );
   lines.push(`rules exercised: ${r.rules_exercised.length}`);
+  // finishRun: liveness is judged only on a run that drained.
+  if (r.stop_reason !== 'drained') lines.push(`liveness not judged: the run stopped (${r.stop_reason}) before it drained`);
   if (r.violations_total === 0) lines.push('violations: none');
   else {
     lines.push(`violations: ${n(r.violations_total)}`);

@@ -130,7 +130,7 @@ export const BUGS: readonly BugVariant[] = [
     source:
       'drivers/iommu/intel/prq.c prq_event_thread ("if (!completion_done(&iommu->prq_complete)) complete(...)") and intel_drain_pasid_prq (wait_for_completion in prq_retry); v6.7 svm.c the same',
     scenario: 'scenarios/vtd-concurrent-drains.yaml',
-    rule: 'LIVENESS.ALL_ANSWERED',
+    rule: 'LIVENESS.DRAIN_ENDS',
     family: 'vtd',
   },
   {

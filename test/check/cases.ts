@@ -450,6 +450,16 @@ export const CASES: Record<string, RuleCase> = {
       E(0, 'bind', { dev: 0, pasid: 1, mm: 8, result: 0 }),
     ),
   },
+  'LIVENESS.DRAIN_ENDS': {
+    // The drain of PASID 1 ends before the run does. Bad: a second drain of PASID 2 begins and the
+    // run ends with it still waiting (bug vtd-drain-wakes-one).
+    good: seq(E(0, 'drain_begin', { dev: 0, pasid: 1 }), E(0, 'drain_end', { dev: 0, pasid: 1, iterations: 1 })),
+    bad: seq(
+      E(0, 'drain_begin', { dev: 0, pasid: 1 }),
+      E(0, 'drain_begin', { dev: 0, pasid: 2 }),
+      E(0, 'drain_end', { dev: 0, pasid: 1, iterations: 1 }),
+    ),
+  },
   'CORE.GROUP.ONE_PASID': {
     // A partial of PASID 2 is left behind (its L=1 dropped and auto-answered); the same PRG index
     // then carries a group of PASID 1. Good: the overflow's discard_partial frees it first.

@@ -31,8 +31,8 @@ const FIRST_FINDING: Record<string, number> = {
   'amd-grpid-last-bit': 1,
   'gather-ignores-pasid': 148,
   // Through the quiet-teardown motif (two attachments on one fault object detached at once, the
-  // queue quiet after): ~25 s of single-core search from seed 1.
-  'vtd-drain-wakes-one': 1687,
+  // queue quiet after): ~6 s of single-core search from seed 1.
+  'vtd-drain-wakes-one': 382,
   'iommufd-replace-new-hwpt': 39,
 };
 

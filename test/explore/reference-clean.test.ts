@@ -151,6 +151,23 @@ ${actions}`;
   });
 });
 
+describe('liveness is judged on a run that drained', () => {
+  it('LIVENESS.NOT_JUDGED_WHEN_CUT: a run stopped by --until-ns before it drained reports no liveness violation (groups still in flight may yet be answered); the same run to its end is clean', () => {
+    const r = parseScenario(readFileSync(join(import.meta.dirname, '..', '..', 'scenarios', 'default.yaml'), 'utf8'), 'default.yaml');
+    if (!r.ok) throw new Error('default');
+    const cut = simulate(r.value, { seed: 1, untilNs: 50_000, noHistograms: true });
+    expect(cut.report.stop_reason).not.toBe('drained');
+    expect(rulesOf(cut).filter((x) => x.startsWith('LIVENESS.'))).toEqual([]);
+    const whole = simulate(r.value, { seed: 1, noHistograms: true });
+    expect(whole.report.stop_reason).toBe('drained');
+    expect(whole.report.rules_exercised).toContain('LIVENESS.ALL_ANSWERED');
+    // A hole the reference has (closing the fd answers nothing) is still found on a drained run.
+    const close = parseScenario(readFileSync(join(import.meta.dirname, '..', '..', 'scenarios', 'iommufd-close-only.yaml'), 'utf8'), 'iommufd-close-only.yaml');
+    if (!close.ok) throw new Error('iommufd-close-only');
+    expect(rulesOf(simulate(close.value, { seed: 1, noHistograms: true }))).toContain('LIVENESS.ALL_ANSWERED');
+  });
+});
+
 describe('explore --generate --kernel reference', () => {
   it('GEN.CLOSE_THEN_DESTROY: a generated close of a fault fd is followed by its destroy, and a drop-and-close VMM\'s object is destroyed after the traffic', () => {
     let closes = 0;

@@ -1,7 +1,7 @@
 /** Liveness: what must have happened by the end of a run. */
 import { HandlerType, TraceKind } from '../../trace/events.js';
-import { H_COMPLETE, PRGI_COUNT, prgiOfGrpid } from '../state.js';
-import { defineRule, groupName, type RuleDef } from './rule.js';
+import { H_COMPLETE, PRGI_COUNT, dpKey, fifoMap, prgiOfGrpid } from '../state.js';
+import { defineRule, groupName, pasidName, type RuleDef } from './rule.js';
 
 const T = TraceKind;
 /** iommufd_lifecycle ops (world.ts): fd closed, object destroyed, attachment detached, replaced. */
@@ -11,6 +11,41 @@ const DETACHED = 2;
 const REPLACED = 3;
 
 export const LIVENESS_RULES: readonly RuleDef[] = [
+  defineRule({
+    id: 'LIVENESS.DRAIN_ENDS',
+    side: 'kernel',
+    source:
+      "the IOMMU driver's PASID drain (VT-d intel_drain_pasid_prq: wait_for_completion(&iommu->prq_complete) until the PRQ holds none of the PASID's requests) returns; the teardown that calls it (detach, unbind, remove_dev_pasid) cannot finish otherwise; linux-iopf §1",
+    statement: 'By the end of a run that drained, every PASID drain that began has ended (the teardown that called it returned).',
+    mode: 'cheap',
+    ftrace: false,
+    on: [T.DRAIN_BEGIN, T.DRAIN_END],
+    check: (st, v) => {
+      /** (device, PASID) → drains begun and not ended, and when the oldest began. */
+      const open = fifoMap<{ dev: number; pasid: number; n: number; t: number }>();
+      return {
+        onEvent(kind, dev, pasid) {
+          const k = dpKey(dev, pasid);
+          const o = open.get(k);
+          if (kind === T.DRAIN_BEGIN) {
+            if (o === undefined) open.set(k, { dev, pasid, n: 1, t: st.now });
+            else o.n++;
+            return;
+          }
+          v.mark();
+          if (o === undefined) return;
+          if (--o.n === 0) open.delete(k);
+        },
+        finish() {
+          // Judged where drains were seen (a Linux ftrace carries none: not exercised there).
+          for (const o of open.values()) {
+            v.mark();
+            v.violate(`the drain of device ${o.dev} ${pasidName(o.pasid)} (begun at ${o.t} ns) never ended: the teardown that called it never returned`, false, { dev: o.dev, pasid: o.pasid });
+          }
+        },
+      };
+    },
+  }),
   defineRule({
     id: 'LIVENESS.ALL_ANSWERED',
     side: 'host',

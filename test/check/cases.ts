@@ -75,6 +75,23 @@ export function group(t0: number, g: GroupSpec): Ev[] {
   return out;
 }
 
+/**
+ * A partial fault of `pasid` on PRG index 3 (request 1) whose PRG's last request (2) the IOMMU
+ * dropped and answered itself (`code`): the partial stays listed, its PRG index free again.
+ */
+export function strandedPartial(pasid: number, code = 0): Ev[] {
+  return [
+    E(0, 'page_request', { dev: 0, pasid, prgi: 3, req: 1, flags: R | P }),
+    E(0, 'queue_write', { dev: 0, pasid, prgi: 3, req: 1, iommu: 0, depth: 1 }),
+    E(0, 'fault_report', { dev: 0, pasid, prgi: 3, req: 1, result: 0, flags: R | P }),
+    E(0, 'partial_add', { dev: 0, pasid, prgi: 3, req: 1 }),
+    E(0, 'page_request', { dev: 0, pasid, prgi: 3, req: 2, flags: R | P | L }),
+    E(0, 'queue_drop', { dev: 0, pasid, prgi: 3, req: 2, iommu: 0, flags: R | P | L }),
+    E(0, 'auto_response', { dev: 0, pasid, prgi: 3, req: 2, code, resp_pasid: pasid }),
+    E(0, 'response_recv', { dev: 0, pasid, prgi: 3, code, outcome: 0 }),
+  ];
+}
+
 /** Same virtual instant as the event before (in `seq`). */
 export const SAME = -1;
 
@@ -343,26 +360,12 @@ export const CASES: Record<string, RuleCase> = {
   },
   'CORE.PARTIAL.FREED': {
     good: seq(
-      E(0, 'page_request', { dev: 0, pasid: 1, prgi: 3, req: 1, flags: R | P }),
-      E(0, 'queue_write', { dev: 0, pasid: 1, prgi: 3, req: 1, iommu: 0, depth: 1 }),
-      E(0, 'fault_report', { dev: 0, pasid: 1, prgi: 3, req: 1, result: 0, flags: R | P }),
-      E(0, 'partial_add', { dev: 0, pasid: 1, prgi: 3, req: 1 }),
-      E(0, 'page_request', { dev: 0, pasid: 1, prgi: 3, req: 2, flags: R | P | L }),
-      E(0, 'queue_drop', { dev: 0, pasid: 1, prgi: 3, req: 2, iommu: 0, flags: R | P | L }),
-      E(0, 'auto_response', { dev: 0, pasid: 1, prgi: 3, req: 2, code: 0, resp_pasid: 1 }),
-      E(0, 'response_recv', { dev: 0, pasid: 1, prgi: 3, code: 0, outcome: 0 }),
+      ...strandedPartial(1),
       E(0, 'partial_free', { dev: 0, pasid: 1, prgi: 3, req: 1, reason: 0 }),
       E(0, 'discard_partial', { iommu: 0, count: 1 }),
     ),
     bad: seq(
-      E(0, 'page_request', { dev: 0, pasid: 1, prgi: 3, req: 1, flags: R | P }),
-      E(0, 'queue_write', { dev: 0, pasid: 1, prgi: 3, req: 1, iommu: 0, depth: 1 }),
-      E(0, 'fault_report', { dev: 0, pasid: 1, prgi: 3, req: 1, result: 0, flags: R | P }),
-      E(0, 'partial_add', { dev: 0, pasid: 1, prgi: 3, req: 1 }),
-      E(0, 'page_request', { dev: 0, pasid: 1, prgi: 3, req: 2, flags: R | P | L }),
-      E(0, 'queue_drop', { dev: 0, pasid: 1, prgi: 3, req: 2, iommu: 0, flags: R | P | L }),
-      E(0, 'auto_response', { dev: 0, pasid: 1, prgi: 3, req: 2, code: 0, resp_pasid: 1 }),
-      E(0, 'response_recv', { dev: 0, pasid: 1, prgi: 3, code: 0, outcome: 0 }),
+      ...strandedPartial(1),
       E(0, 'discard_partial', { iommu: 0, count: 0 }),
     ),
   },
@@ -464,27 +467,13 @@ export const CASES: Record<string, RuleCase> = {
     // A partial of PASID 2 is left behind (its L=1 dropped and auto-answered); the same PRG index
     // then carries a group of PASID 1. Good: the overflow's discard_partial frees it first.
     good: seq(
-      E(0, 'page_request', { dev: 0, pasid: 2, prgi: 3, req: 1, flags: R | P }),
-      E(0, 'queue_write', { dev: 0, pasid: 2, prgi: 3, req: 1, iommu: 0, depth: 1 }),
-      E(0, 'fault_report', { dev: 0, pasid: 2, prgi: 3, req: 1, result: 0, flags: R | P }),
-      E(0, 'partial_add', { dev: 0, pasid: 2, prgi: 3, req: 1 }),
-      E(0, 'page_request', { dev: 0, pasid: 2, prgi: 3, req: 2, flags: R | P | L }),
-      E(0, 'queue_drop', { dev: 0, pasid: 2, prgi: 3, req: 2, iommu: 0, flags: R | P | L }),
-      E(0, 'auto_response', { dev: 0, pasid: 2, prgi: 3, req: 2, code: 0, resp_pasid: 2 }),
-      E(0, 'response_recv', { dev: 0, pasid: 2, prgi: 3, code: 0, outcome: 0 }),
+      ...strandedPartial(2),
       E(0, 'partial_free', { dev: 0, pasid: 2, prgi: 3, req: 1, reason: 0 }),
       E(SAME, 'discard_partial', { iommu: 0, count: 1 }),
       group(0, { prgi: 3, reqs: [3], group: 1 }),
     ),
     bad: seq(
-      E(0, 'page_request', { dev: 0, pasid: 2, prgi: 3, req: 1, flags: R | P }),
-      E(0, 'queue_write', { dev: 0, pasid: 2, prgi: 3, req: 1, iommu: 0, depth: 1 }),
-      E(0, 'fault_report', { dev: 0, pasid: 2, prgi: 3, req: 1, result: 0, flags: R | P }),
-      E(0, 'partial_add', { dev: 0, pasid: 2, prgi: 3, req: 1 }),
-      E(0, 'page_request', { dev: 0, pasid: 2, prgi: 3, req: 2, flags: R | P | L }),
-      E(0, 'queue_drop', { dev: 0, pasid: 2, prgi: 3, req: 2, iommu: 0, flags: R | P | L }),
-      E(0, 'auto_response', { dev: 0, pasid: 2, prgi: 3, req: 2, code: 0, resp_pasid: 2 }),
-      E(0, 'response_recv', { dev: 0, pasid: 2, prgi: 3, code: 0, outcome: 0 }),
+      ...strandedPartial(2),
       E(0, 'page_request', { dev: 0, pasid: 1, prgi: 3, req: 3, flags: R | P | L }),
       E(0, 'queue_write', { dev: 0, pasid: 1, prgi: 3, req: 3, iommu: 0, depth: 1 }),
       E(0, 'fault_report', { dev: 0, pasid: 1, prgi: 3, req: 3, result: 0, flags: R | P | L }),

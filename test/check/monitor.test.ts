@@ -1,8 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { Monitor, type MonitorOptions } from '../../src/check/monitor.js';
 import { RULES, RULE_IDS } from '../../src/check/rules/index.js';
-import { BASE_OPTS, CASES, E, group, seq, type Ev } from './cases.js';
-import { KIND_BY_NAME } from '../../src/trace/events.js';
+import { BASE_OPTS, CASES, E, group, seq, strandedPartial, type Ev } from './cases.js';
+import { KIND_BY_NAME, PrFlag } from '../../src/trace/events.js';
 
 function run(events: Ev[], opts: Partial<MonitorOptions> = {}): Monitor {
   const m = new Monitor({ ...BASE_OPTS, ...opts });
@@ -161,20 +161,10 @@ describe('Monitor modes and bookkeeping', () => {
 });
 
 describe('CORE.GROUP.ONE_PASID and CORE.GROUP.EVERY_REQUEST: which listed partials a group gathered', () => {
-  const R = 1;
-  const L = 4;
-  const P = 32;
+  const R = PrFlag.READ;
+  const P = PrFlag.PASID;
   /** A partial fault of PASID 2 on PRG index 3, its PRG ended by the hardware (L=1 refused). */
-  const stale = (): Ev[] => [
-    E(0, 'page_request', { dev: 0, pasid: 2, prgi: 3, req: 1, flags: R | P }),
-    E(0, 'queue_write', { dev: 0, pasid: 2, prgi: 3, req: 1, iommu: 0, depth: 1 }),
-    E(0, 'fault_report', { dev: 0, pasid: 2, prgi: 3, req: 1, result: 0, flags: R | P }),
-    E(0, 'partial_add', { dev: 0, pasid: 2, prgi: 3, req: 1 }),
-    E(0, 'page_request', { dev: 0, pasid: 2, prgi: 3, req: 2, flags: R | P | L }),
-    E(0, 'queue_drop', { dev: 0, pasid: 2, prgi: 3, req: 2, iommu: 0, flags: R | P | L }),
-    E(0, 'auto_response', { dev: 0, pasid: 2, prgi: 3, req: 2, code: 1, resp_pasid: 2 }),
-    E(0, 'response_recv', { dev: 0, pasid: 2, prgi: 3, code: 1, outcome: 0 }),
-  ];
+  const stale = (): Ev[] => strandedPartial(2, 1);
   const broken = (m: Monitor): string[] => [...new Set(m.violations().map((v) => v.rule))];
   const FORM = KIND_BY_NAME.get('group_form');
   const START = KIND_BY_NAME.get('handler_start');

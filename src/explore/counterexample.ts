@@ -486,6 +486,16 @@ function slice(ring: EventRing, v: CheckerViolation, focus: Focus, scenario: Sce
       else if (k === K.FAULT_REPORT && d === dev && reqs.has(ring.f(i, 3))) keep.add(i);
     }
   }
+  // A finding about a (device, PASID) without a group (a drain that never ended): the teardowns
+  // running beside it — every drain and iommufd teardown of the IOMMU since the PASID was bound
+  // (another drain may have taken the driver thread's one wake-up) — then the PASID's own events.
+  if (prgi === undefined && group === undefined && pasid !== undefined && v.events === undefined) {
+    for (let i = ctx; i <= end; i++) {
+      const k = ring.kind(i);
+      if (k === K.DRAIN_BEGIN || k === K.DRAIN_END || k === K.IOMMUFD_LIFECYCLE) keep.add(i);
+    }
+    for (let i = end; i >= first && keep.size < 30; i--) if (ring.f(i, 0) === dev && KIND_INFO[ring.kind(i)]!.fields[0] === 'dev' && KIND_INFO[ring.kind(i)]!.fields[1] === 'pasid' && ring.f(i, 1) === pasid) keep.add(i);
+  }
   // Without a slot (a device-wide finding): the device's last events.
   if (prgi === undefined && group === undefined) {
     for (let i = end; i >= first && keep.size < 30; i--) if (ring.f(i, 0) === dev && KIND_INFO[ring.kind(i)]!.fields[0] === 'dev') keep.add(i);
@@ -562,7 +572,8 @@ function fieldWords(detail: string, ring: EventRing, end: number, n: Names): str
   return detail
     .replace(/\bgroup (\d+)(?: of device (?:[0-9a-f]{2}:[0-9a-f]{2}\.[0-7]|\d+))?(?: PASID -?\d+)?/g, (m, g: string) => groupSlot.get(Number(g)) ?? 'a group')
     .replace(/\b(?:partial fault|fault|page request|request|req|L=1 request) (\d+)(?: of device (?:[0-9a-f]{2}:[0-9a-f]{2}\.[0-7]|\d+))?(?: PASID -?\d+)?/g, (m, r: string) => reqSlot.get(Number(r)) ?? 'a request')
-    .replace(/\bdevice (\d+)(?![\d:])/g, (_m, d: string) => n.rid(Number(d)))
+    // A device index, not the start of a RID the checker already wrote (`device 1c:0b.5`).
+    .replace(/\bdevice (\d+)(?![\da-f]*:)/g, (_m, d: string) => n.rid(Number(d)))
     .replace(/\bIOMMU (\d+)/g, () => n.scenario.iommu.name);
 }
 

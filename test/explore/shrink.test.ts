@@ -141,6 +141,19 @@ describe('the counterexample follows what the violation is about', () => {
     expect(c.steps.length).toBeLessThanOrEqual(30);
   });
 
+  it("CE.DRAINS: LIVENESS.DRAIN_ENDS's story holds every drain of the IOMMU beside the one that never ended, and the RIDs read as written (1c:0b.5, not a device index spliced into it)", () => {
+    const l = shipped('vtd-concurrent-drains');
+    if (!l.ok) throw new Error('no load');
+    const c = counterexample(l.value, { seed: 1, bugs: ['vtd-drain-wakes-one'], rule: 'LIVENESS.DRAIN_ENDS' });
+    expect(c).toBeDefined();
+    if (c === undefined) return;
+    const text = c.steps.map((s) => s.text);
+    expect(text.filter((t) => /intel_drain_pasid_prq\(.*\) begins/.test(t))).toHaveLength(2);
+    expect(text.filter((t) => /intel_drain_pasid_prq\(.*\) ends/.test(t))).toHaveLength(1);
+    expect(c.detail).toMatch(/^the drain of device (1c:0b\.5|91:1e\.0) PASID \d+ \(begun at \d+ ns\) never ended/);
+    expect(c.steps.length).toBeLessThanOrEqual(30);
+  });
+
   it('SHRINK.TRUNCATE: traffic and actions after the violation are cut first (the run up to it is the same)', () => {
     const d = docOf('scenarios/remove-while-handling.yaml') as unknown as { workloads: { accesses: number }[]; actions?: unknown[] };
     // Each try is two runs (with the bug, and without it): the input, then the truncated input.

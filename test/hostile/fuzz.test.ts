@@ -150,14 +150,31 @@ const mutationArb: fc.Arbitrary<Mutation> = fc.oneof(
   fc.record({ kind: fc.constant('delete' as const), at: fc.nat() }),
 );
 
-/** Every (container, key) place of a document, in a fixed walk order. */
+/**
+ * Every (container, key) place of a document, in a fixed walk order (pre-order). Iterative: two
+ * 'nest' mutations stack ~2,300 arrays, deeper than a recursive walk's stack (a 10-minute fuzz,
+ * seed 1783529986, overflowed it here — in the harness, not in the loader).
+ */
 function places(doc: Json): [Record<string, Json> | Json[], string | number][] {
   const out: [Record<string, Json> | Json[], string | number][] = [];
-  const walk = (v: Json): void => {
-    if (Array.isArray(v)) v.forEach((x, i) => { out.push([v, i]); walk(x); });
-    else if (v !== null && typeof v === 'object') for (const k of Object.keys(v)) { out.push([v, k]); walk(v[k]!); }
-  };
-  walk(doc);
+  type Frame = { c: Record<string, Json> | Json[]; keys: (string | number)[]; i: number };
+  const frame = (v: Json): Frame | undefined =>
+    Array.isArray(v) ? { c: v, keys: v.map((_x, i) => i), i: 0 } : v !== null && typeof v === 'object' ? { c: v, keys: Object.keys(v), i: 0 } : undefined;
+  const stack: Frame[] = [];
+  const top = frame(doc);
+  if (top !== undefined) stack.push(top);
+  // The same order as a recursive walk: each place, then everything below it, then its sibling.
+  while (stack.length > 0) {
+    const f = stack[stack.length - 1]!;
+    if (f.i >= f.keys.length) {
+      stack.pop();
+      continue;
+    }
+    const k = f.keys[f.i++]!;
+    out.push([f.c, k]);
+    const child = frame((f.c as Record<string | number, Json>)[k]!);
+    if (child !== undefined) stack.push(child);
+  }
   return out;
 }
 

@@ -630,30 +630,12 @@ export class IopfCore implements GroupWork {
       // kernel leaves them listed (bug gather-ignores-pasid), where a later group of the same PRG
       // index — of any PASID — gathers them (CORE.GROUP.ONE_PASID); the contract frees them with
       // the answer.
-      if (last && !this.bugGatherIgnoresPasid && ds.param !== null) this.freeAnsweredPartials(ds.param, fault);
+      if (last && !this.bugGatherIgnoresPasid && ds.param !== null) this.cleanupPartial(ds.param, fault, PartialFree.ANSWERED);
     } else {
       // Fixed variant: the group's last request answers the PRG once; this request is dropped.
       this.stats.droppedFaults++;
     }
     return err('EINVAL');
-  }
-
-  /** The partial faults of `last`'s PRG (grpid and PASID), freed because its group was answered
-   * at report time. */
-  private freeAnsweredPartials(param: FaultParam, last: FaultRecord): void {
-    const part = param.partial;
-    const pasid = pasidOf(last);
-    let w = 0;
-    for (let i = 0; i < part.length; i++) {
-      const f = part[i]!;
-      if (f.grpid !== last.grpid || pasidOf(f) !== pasid) {
-        part[w++] = f;
-        continue;
-      }
-      this.stats.droppedFaults++;
-      this.env.tracer.emit(TraceKind.PARTIAL_FREE, param.dev, pasidOf(f), f.grpid, f.reqId, PartialFree.ANSWERED, 0);
-    }
-    part.length = w;
   }
 
   /** iopf_get_dev_fault_param(): a reference unless unpublished or already at zero. */
@@ -717,8 +699,9 @@ export class IopfCore implements GroupWork {
     this.freeGroup(group);
   }
 
-  /** v6.7 iommu_queue_iopf's cleanup: the partials of the last fault's PRG go with it (grpid only
-   * under gather-ignores-pasid, as that code matches them). */
+  /** The partials of the last fault's PRG go with it, freed for `reason` (grpid only under
+   * gather-ignores-pasid, as the kernels match them): v6.7 iommu_queue_iopf's cleanup, and the
+   * contract's answer at report time. */
   private cleanupPartial(param: FaultParam, last: FaultRecord, reason: number): void {
     const part = param.partial;
     const grpid = last.grpid;
